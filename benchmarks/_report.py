@@ -1,0 +1,199 @@
+"""Saving results as JSON and rendering them as a text or Markdown table.
+
+Tables are always rendered from the saved document (never from live objects), so the
+table printed after a run, ``python -m benchmarks --markdown`` and the docs page show
+the same figures.
+
+Ratios are *cost* ratios, so that 1.00 is the reference and larger is worse in every
+column: for a latency, the implementation's median divided by the reference's; for a
+throughput, the reference's median divided by the implementation's (time per byte).
+"vs raw" is against the raw blocking limit, "vs asyncio" against plain asyncio streams on
+the same loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = 1
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+LATEST = "latest.json"
+
+
+def summarize(samples: Sequence[float]) -> dict[str, float]:
+    """Median, min and max of one series."""
+    return {
+        "median": statistics.median(samples),
+        "min": min(samples),
+        "max": max(samples),
+    }
+
+
+def save(document: dict[str, Any], directory: Path, started: datetime) -> Path:
+    """Write the document to a timestamped file and to ``latest.json``; return the former.
+
+    Each file is written to a ``.tmp`` name and renamed, so a reader never sees half a
+    file.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    suffix = "-quick" if document["settings"]["quick"] else ""
+    path = directory / f"{started.strftime('%Y%m%dT%H%M%SZ')}{suffix}.json"
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    for target in (path, directory / LATEST):
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, target)
+    return path
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read a saved results document.
+
+    Raises:
+        ValueError: the file is not a results document of a schema this code reads.
+    """
+    document: dict[str, Any] = json.loads(path.read_text())
+    if document.get("schema") != SCHEMA:
+        raise ValueError(f"{path} is not a schema-{SCHEMA} benchmark results file")
+    return document
+
+
+def _format_value(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _ratio(value: float, reference: float | None, higher_is_better: bool) -> str:
+    if reference is None or value <= 0 or reference <= 0:
+        return "—"
+    cost = reference / value if higher_is_better else value / reference
+    return f"{cost:.2f}"
+
+
+def _tables(document: dict[str, Any]) -> Iterable[tuple[str, list[str], list[list[str]]]]:
+    """Yield (heading, column names, rows) per pinning mode and scenario."""
+    implementations: dict[str, Any] = document["implementations"]
+    rounds = document["settings"]["rounds"]
+    for pinning, placement in document["settings"]["placements"].items():
+        for name, scenario in document["scenarios"].items():
+            results = [
+                r for r in document["results"] if r["scenario"] == name and r["pinning"] == pinning
+            ]
+            if not results:
+                continue
+            higher = scenario["higher_is_better"]
+            limit = next(
+                (
+                    r["median"]
+                    for r in results
+                    if implementations[r["implementation"]]["role"] == "limit"
+                ),
+                None,
+            )
+            baseline = {
+                r["loop"]: r["median"]
+                for r in results
+                if implementations[r["implementation"]]["role"] == "baseline"
+            }
+            workload = scenario["workload"]
+            heading = (
+                f"{scenario['title']}: {scenario['unit']}, "
+                f"{'higher' if higher else 'lower'} is better. "
+                f"{placement['description'].capitalize()}. "
+                f"Median of {rounds} rounds of {workload['iterations']:,} timed operations "
+                f"after {workload['warmup']:,} warm-up."
+            )
+            columns = ["implementation", "loop", "median", "min", "max", "vs raw", "vs asyncio"]
+            rows = [
+                [
+                    r["implementation"],
+                    r["loop"] or "—",
+                    _format_value(r["median"]),
+                    _format_value(r["min"]),
+                    _format_value(r["max"]),
+                    _ratio(r["median"], limit, higher),
+                    _ratio(r["median"], baseline.get(r["loop"]), higher),
+                ]
+                for r in results
+            ]
+            yield heading, columns, rows
+
+
+def _footer(document: dict[str, Any]) -> list[str]:
+    machine = document["machine"]
+    versions = machine["versions"]
+    lines = [
+        f"{machine['cpu_model']}, {machine['nproc']} CPUs"
+        f"{' (virtual machine)' if machine['virtualized'] else ''}, "
+        f"Linux {machine['kernel']}, Python {machine['python']}, "
+        f"uvloop {versions['uvloop']}, anyio {versions['anyio']}, "
+        f"aioipc {versions['aioipc']} ({(machine['git_commit'] or 'unknown')[:10]}"
+        f"{', uncommitted changes' if machine['git_dirty'] else ''}); "
+        f"`{document['command']}` on {document['started_at']}"
+        f"{' (quick run)' if document['settings']['quick'] else ''}.",
+    ]
+    lines += [f"Not measured: {name}: {why}." for name, why in document["skipped"].items()]
+    lines += [f"Warning: {warning}." for warning in document["warnings"]]
+    return lines
+
+
+def render_text(document: dict[str, Any]) -> str:
+    """The results as plain-text tables for a terminal."""
+    out: list[str] = []
+    for heading, columns, rows in _tables(document):
+        widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(columns)]
+        out.append(heading)
+        for line in [columns, *rows]:
+            cells = [
+                cell.ljust(width) if i < 2 else cell.rjust(width)
+                for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+            ]
+            out.append("  " + "  ".join(cells).rstrip())
+        out.append("")
+    out += _footer(document)
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(document: dict[str, Any]) -> str:
+    """The results as Markdown tables, for docs/benchmarks.md and the README."""
+    out: list[str] = []
+    for heading, columns, rows in _tables(document):
+        out.append(f"**{heading}**")
+        out.append("")
+        out.append("| " + " | ".join(columns) + " |")
+        out.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(columns) - 2)) + "|")
+        out += ["| " + " | ".join(row) + " |" for row in rows]
+        out.append("")
+    out += [f"{line}  " for line in _footer(document)]
+    return "\n".join(out).rstrip() + "\n"
+
+
+MARK_BEGIN = "<!-- benchmark results: begin (python -m benchmarks --markdown --into FILE) -->"
+MARK_END = "<!-- benchmark results: end -->"
+
+
+def write_into(path: Path, markdown: str) -> None:
+    """Replace the block between the result markers in a Markdown file.
+
+    Raises:
+        ValueError: the file lacks either marker, or has them in the wrong order.
+    """
+    text = path.read_text()
+    begin = text.find(MARK_BEGIN)
+    end = text.find(MARK_END)
+    if begin < 0 or end < begin:
+        raise ValueError(
+            f"{path} needs the lines {MARK_BEGIN!r} and {MARK_END!r}, in that order, "
+            "around the place for the results"
+        )
+    head = text[: begin + len(MARK_BEGIN)]
+    path.write_text(f"{head}\n\n{markdown}\n{text[end:]}")
