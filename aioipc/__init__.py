@@ -11,6 +11,16 @@ from ._errors import ProcessError as ProcessError
 from ._loop import loop_factory as loop_factory
 from ._loop import new_event_loop as new_event_loop
 from ._loop import run as run
+from ._signals import SignalHandle as SignalHandle
+from ._signals import SignalStream as SignalStream
+from ._signals import ignore_signals as ignore_signals
+from ._signals import is_alive as is_alive
+from ._signals import kill as kill
+from ._signals import kill_group as kill_group
+from ._signals import on_signal as on_signal
+from ._signals import open_signal_stream as open_signal_stream
+from ._signals import signal_name as signal_name
+from ._signals import signal_number as signal_number
 from ._version import __version__ as __version__
 
 __all__ = (
@@ -22,8 +32,18 @@ __all__ = (
     "LineTooLong",
     "NotMainThreadError",
     "ProcessError",
+    "SignalHandle",
+    "SignalStream",
     "__version__",
+    "ignore_signals",
+    "is_alive",
+    "kill",
+    "kill_group",
     "loop_factory",
     "new_event_loop",
+    "on_signal",
+    "open_signal_stream",
     "run",
+    "signal_name",
+    "signal_number",
 )
