@@ -8,6 +8,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from ._impl_anyio import ANYIO, ANYIO_UNIX
 from ._impl_asyncio import ASYNCIO_STREAMS
 from ._impl_raw import RAW
 from ._machine import machine_info
-from ._registry import LOOPS, Implementation, LoopName, Workload
+from ._registry import LOOPS, Implementation, LoopName, Scenario
 from ._report import (
     LATEST,
     RESULTS_DIR,
@@ -161,73 +162,103 @@ def _markdown(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    started = datetime.now(UTC)
-    start = time.monotonic()
-    rounds = args.rounds or (QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS)
-    scale = args.scale or (QUICK_SCALE if args.quick else 1.0)
-    if rounds < 1 or scale <= 0:
-        raise BenchmarkError("--rounds must be at least 1 and --scale above 0")
-    pin_modes: list[PinMode] = list(dict.fromkeys(args.pin or ["off"]))
-    loops: list[LoopName] = list(dict.fromkeys(args.loop or LOOPS))
-    scenarios = [SCENARIOS[name] for name in dict.fromkeys(args.scenario or SCENARIOS)]
-    chosen = [IMPLEMENTATIONS[name] for name in dict.fromkeys(args.impl or IMPLEMENTATIONS)]
+@dataclass
+class _Plan:
+    """What one invocation measures, resolved from the command line."""
 
-    cpus = sorted(os.sched_getaffinity(0))
-    placements = {mode: Placement.for_mode(mode, cpus) for mode in pin_modes}
-    machine = machine_info()
+    quick: bool
+    rounds: int
+    scale: float
+    loops: list[LoopName]
+    placements: dict[PinMode, Placement]
+    scenarios: list[Scenario]
+    chosen: list[Implementation]
+    skipped: dict[str, str]
 
-    skipped: dict[str, str] = {}
-    runnable: list[Implementation] = []
-    for impl in chosen:
-        reason = impl.unavailable()
-        if reason:
-            skipped[impl.name] = reason
-            print(f"skipping {impl.name}: {reason}", file=sys.stderr)
-        else:
-            runnable.append(impl)
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> _Plan:
+        rounds = args.rounds or (QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS)
+        scale = args.scale or (QUICK_SCALE if args.quick else 1.0)
+        if rounds < 1 or scale <= 0:
+            raise BenchmarkError("--rounds must be at least 1 and --scale above 0")
+        cpus = sorted(os.sched_getaffinity(0))
+        chosen = [IMPLEMENTATIONS[name] for name in dict.fromkeys(args.impl or IMPLEMENTATIONS)]
+        skipped = {i.name: reason for i in chosen if (reason := i.unavailable())}
+        return cls(
+            quick=args.quick,
+            rounds=rounds,
+            scale=scale,
+            loops=list(dict.fromkeys(args.loop or LOOPS)),
+            placements={
+                mode: Placement.for_mode(mode, cpus) for mode in dict.fromkeys(args.pin or ["off"])
+            },
+            scenarios=[SCENARIOS[name] for name in dict.fromkeys(args.scenario or SCENARIOS)],
+            chosen=chosen,
+            skipped=skipped,
+        )
+
+    def entries(self, scenario: Scenario) -> list[tuple[Implementation, LoopName | None]]:
+        """The (implementation, loop) pairs that measure ``scenario``, in registry order."""
+        return [
+            (impl, loop)
+            for impl in self.chosen
+            if impl.name not in self.skipped and scenario.name in impl.clients
+            for loop in impl.loops
+            if loop is None or loop in self.loops
+        ]
+
+
+def _measure(plan: _Plan, warnings: list[str]) -> list[Series]:
+    for name, reason in plan.skipped.items():
+        print(f"skipping {name}: {reason}", file=sys.stderr)
+    for scenario in plan.scenarios:
+        for impl in plan.chosen:
+            if scenario.name not in impl.clients:
+                print(f"{impl.name} has no {scenario.name} client", file=sys.stderr)
 
     # uvloop opens a process-wide signal pipe with its first loop and keeps it; open it
     # before counting fds, so the first uvloop measurement is not blamed for it.
-    for loop in loops:
+    for loop in plan.loops:
         aioipc.new_event_loop(loop).close()
 
-    warnings: list[str] = []
-    all_series: list[Series] = []
-    workloads: dict[str, Workload] = {}
-    for placement in placements.values():
-        for scenario in scenarios:
-            workload = scenario.workload.scaled(scale)
-            workloads[scenario.name] = workload
-            entries = [
-                (impl, loop)
-                for impl in runnable
-                if scenario.name in impl.clients
-                for loop in impl.loops
-                if loop is None or loop in loops
-            ]
-            for impl in runnable:
-                if scenario.name not in impl.clients:
-                    print(f"{impl.name} has no {scenario.name} client", file=sys.stderr)
-            if not entries:
-                continue
-            all_series += run_scenario(
-                scenario, entries, workload, rounds, placement, warnings, _progress
-            )
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    series: list[Series] = []
+    for placement in plan.placements.values():
+        for scenario in plan.scenarios:
+            entries = plan.entries(scenario)
+            if entries:
+                series += run_scenario(
+                    scenario,
+                    entries,
+                    scenario.workload.scaled(plan.scale),
+                    plan.rounds,
+                    placement,
+                    warnings,
+                    _progress,
+                )
+    return series
 
-    document: dict[str, Any] = {
+
+def _document(
+    plan: _Plan,
+    argv: Sequence[str],
+    started: datetime,
+    duration: float,
+    machine: dict[str, Any],
+    series: list[Series],
+    warnings: list[str],
+) -> dict[str, Any]:
+    """The results document that is saved and that every table is rendered from."""
+    return {
         "schema": SCHEMA,
         "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "duration_s": round(time.monotonic() - start, 1),
+        "duration_s": round(duration, 1),
         "command": shlex.join(["python", "-m", "benchmarks", *argv]),
         "settings": {
-            "quick": args.quick,
-            "rounds": rounds,
-            "scale": scale,
-            "loops": loops,
-            "placements": {mode: p.describe() for mode, p in placements.items()},
+            "quick": plan.quick,
+            "rounds": plan.rounds,
+            "scale": plan.scale,
+            "loops": plan.loops,
+            "placements": {mode: p.describe() for mode, p in plan.placements.items()},
         },
         "machine": machine,
         "scenarios": {
@@ -237,15 +268,14 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 "unit": s.unit,
                 "higher_is_better": s.higher_is_better,
                 "peer": s.peer_role,
-                "workload": vars(workloads[s.name]),
+                "workload": vars(s.workload.scaled(plan.scale)),
             }
-            for s in scenarios
-            if s.name in workloads
+            for s in plan.scenarios
         },
         "implementations": {
-            i.name: {"summary": i.summary, "driver": i.driver, "role": i.role} for i in chosen
+            i.name: {"summary": i.summary, "driver": i.driver, "role": i.role} for i in plan.chosen
         },
-        "skipped": skipped,
+        "skipped": plan.skipped,
         "warnings": warnings,
         "results": [
             {
@@ -256,9 +286,21 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 **summarize(s.samples),
                 "samples": s.samples,
             }
-            for s in all_series
+            for s in series
         ],
     }
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    plan = _Plan.from_args(args)
+    started = datetime.now(UTC)
+    start = time.monotonic()
+    machine = machine_info()
+    warnings: list[str] = []
+    series = _measure(plan, warnings)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    document = _document(plan, argv, started, time.monotonic() - start, machine, series, warnings)
     sys.stdout.write(render_text(document))
     if not args.no_save:
         path = save(document, args.results_dir, started)

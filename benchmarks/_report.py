@@ -79,8 +79,10 @@ def _ratio(value: float, reference: float | None, higher_is_better: bool) -> str
     return f"{cost:.2f}"
 
 
-def _tables(document: dict[str, Any]) -> Iterable[tuple[str, list[str], list[list[str]]]]:
-    """Yield (heading, column names, rows) per pinning mode and scenario."""
+def _tables(
+    document: dict[str, Any],
+) -> Iterable[tuple[str, str, list[str], list[list[str]]]]:
+    """Yield (title, details, column names, rows) per pinning mode and scenario."""
     implementations: dict[str, Any] = document["implementations"]
     rounds = document["settings"]["rounds"]
     for pinning, placement in document["settings"]["placements"].items():
@@ -105,9 +107,8 @@ def _tables(document: dict[str, Any]) -> Iterable[tuple[str, list[str], list[lis
                 if implementations[r["implementation"]]["role"] == "baseline"
             }
             workload = scenario["workload"]
-            heading = (
-                f"{scenario['title']}: {scenario['unit']}, "
-                f"{'higher' if higher else 'lower'} is better. "
+            details = (
+                f"{scenario['unit']}, {'higher' if higher else 'lower'} is better. "
                 f"{placement['description'].capitalize()}. "
                 f"Median of {rounds} rounds of {workload['iterations']:,} timed operations "
                 f"after {workload['warmup']:,} warm-up."
@@ -125,7 +126,7 @@ def _tables(document: dict[str, Any]) -> Iterable[tuple[str, list[str], list[lis
                 ]
                 for r in results
             ]
-            yield heading, columns, rows
+            yield scenario["title"], details, columns, rows
 
 
 def _footer(document: dict[str, Any]) -> list[str]:
@@ -149,9 +150,9 @@ def _footer(document: dict[str, Any]) -> list[str]:
 def render_text(document: dict[str, Any]) -> str:
     """The results as plain-text tables for a terminal."""
     out: list[str] = []
-    for heading, columns, rows in _tables(document):
+    for title, details, columns, rows in _tables(document):
         widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(columns)]
-        out.append(heading)
+        out.append(f"{title}: {details}")
         for line in [columns, *rows]:
             cells = [
                 cell.ljust(width) if i < 2 else cell.rjust(width)
@@ -166,8 +167,8 @@ def render_text(document: dict[str, Any]) -> str:
 def render_markdown(document: dict[str, Any]) -> str:
     """The results as Markdown tables, for docs/benchmarks.md and the README."""
     out: list[str] = []
-    for heading, columns, rows in _tables(document):
-        out.append(f"**{heading}**")
+    for title, details, columns, rows in _tables(document):
+        out.append(f"**{title}** — {details}")
         out.append("")
         out.append("| " + " | ".join(columns) + " |")
         out.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(columns) - 2)) + "|")

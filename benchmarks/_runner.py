@@ -169,8 +169,9 @@ def measure(
                 peer.kill()
                 peer.wait()
                 raise BenchmarkError(
-                    f"the {scenario.peer_role} peer did not exit after {impl.name} closed "
-                    f"its socket; killed it"
+                    f"the {scenario.peer_role} peer did not see EOF within "
+                    f"{PEER_EXIT_TIMEOUT:.0f} s after {impl.name} returned (is a copy of the "
+                    f"socket still open?); killed it"
                 ) from None
         if status != 0:
             raise BenchmarkError(f"the {scenario.peer_role} peer failed with status {status}")
