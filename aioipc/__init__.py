@@ -21,6 +21,11 @@ from ._signals import on_signal as on_signal
 from ._signals import open_signal_stream as open_signal_stream
 from ._signals import signal_name as signal_name
 from ._signals import signal_number as signal_number
+from ._streams import PeerCredentials as PeerCredentials
+from ._streams import Stream as Stream
+from ._streams import StreamAttribute as StreamAttribute
+from ._streams import pipe as pipe
+from ._streams import socketpair as socketpair
 from ._version import __version__ as __version__
 
 __all__ = (
@@ -31,9 +36,12 @@ __all__ = (
     "IncompleteRead",
     "LineTooLong",
     "NotMainThreadError",
+    "PeerCredentials",
     "ProcessError",
     "SignalHandle",
     "SignalStream",
+    "Stream",
+    "StreamAttribute",
     "__version__",
     "ignore_signals",
     "is_alive",
@@ -43,7 +51,9 @@ __all__ = (
     "new_event_loop",
     "on_signal",
     "open_signal_stream",
+    "pipe",
     "run",
     "signal_name",
     "signal_number",
+    "socketpair",
 )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, TypeVarTuple
 
 __all__ = ["LoopName", "loop_factory", "new_event_loop", "run", "uvloop_available"]
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 LoopName = Literal["auto", "asyncio", "uvloop"]
 
 
@@ -25,15 +26,21 @@ class SignalRoutingMixin:
     ``super(SignalRoutingMixin, loop)``.
     """
 
-    def add_signal_handler(self, sig: int, callback: Callable[..., object], *args: Any) -> None:
+    def add_signal_handler(
+        self, sig: int, callback: Callable[[*Ts], object], *args: *Ts
+    ) -> None:
+        """Install ``callback`` as this loop's handler for ``sig``, beside aioipc's."""
         from ._signals import hub_for
 
-        hub_for(self).set_loop_handler(sig, callback, args)  # type: ignore[arg-type]
+        assert isinstance(self, asyncio.AbstractEventLoop)
+        hub_for(self).set_loop_handler(sig, callback, args)
 
     def remove_signal_handler(self, sig: int) -> bool:
+        """Remove the handler installed with :meth:`add_signal_handler`, if any."""
         from ._signals import hub_for
 
-        return hub_for(self).remove_loop_handler(sig)  # type: ignore[arg-type]
+        assert isinstance(self, asyncio.AbstractEventLoop)
+        return hub_for(self).remove_loop_handler(sig)
 
 
 class AsyncioEventLoop(SignalRoutingMixin, asyncio.SelectorEventLoop):

@@ -1,0 +1,763 @@
+"""One byte-stream type over every pollable channel: pipes, FIFOs, ptys and sockets.
+
+:class:`Stream` implements :class:`anyio.abc.ByteStream`, so anyio's wrappers (TLS,
+text, buffered) work on it, on top of asyncio transports and protocols, so it runs on
+asyncio's default loop and on uvloop alike.
+
+Why a protocol and not :class:`asyncio.StreamReader`: the reader keeps its own buffer
+and wakes its waiter through an extra layer; here the protocol feeds one
+:class:`~aioipc._framing.ReceiveBuffer` and wakes at most one future per receive.  When
+a receiver is already waiting and the buffer is empty, the chunk the transport read is
+handed to it as is — no copy through the buffer.  A cancelled receiver puts such a
+chunk back, so cancellation never loses data.
+
+``BufferedProtocol`` was measured and does not pay for ``receive()`` returning
+``bytes``: reading into a reused buffer still needs a copy out, which costs what the
+transport's own ``bytes`` allocation costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import stat
+import struct
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, NamedTuple
+
+import anyio
+from anyio import TypedAttributeSet, typed_attribute
+from anyio.abc import ByteStream, SocketAttribute
+
+from ._errors import BrokenPipe, IncompleteRead
+from ._framing import DEFAULT_LINE_LIMIT, ReceiveBuffer
+
+__all__ = [
+    "DEFAULT_LINE_LIMIT",
+    "PeerCredentials",
+    "Stream",
+    "StreamAttribute",
+    "pipe",
+    "socketpair",
+]
+
+#: receive() without an argument returns at most this many bytes.
+DEFAULT_RECEIVE_SIZE = 65536
+#: Unread input above this pauses reading from the channel (back-pressure to the peer).
+READ_HIGH_WATER = 256 * 1024
+#: Unsent output above this makes send() wait until the channel drains.
+WRITE_HIGH_WATER = 64 * 1024
+
+
+class PeerCredentials(NamedTuple):
+    """The process on the other end of a Unix socket, as the kernel saw it at connect."""
+
+    pid: int
+    uid: int
+    gid: int
+
+
+class StreamAttribute(TypedAttributeSet):
+    """aioipc's typed attributes of a :class:`Stream`, besides anyio's ``SocketAttribute``.
+
+    Read them with ``stream.extra(StreamAttribute.fd)``; an attribute that does not
+    apply to the stream raises :class:`anyio.TypedAttributeLookupError`.
+    """
+
+    #: The file descriptor the stream reads from (or writes to, if write-only).
+    fd: int = typed_attribute()
+    #: Credentials of the peer of a Unix socket (``SO_PEERCRED``).
+    peer_credentials: PeerCredentials = typed_attribute()
+    #: The pid of the child process at the other end, for a child's pipe or pty.
+    child_pid: int = typed_attribute()
+
+
+class _ChannelProtocol(asyncio.Protocol):
+    """Connects one asyncio transport to its :class:`Stream`.
+
+    A socket stream has one (reading and writing); a pipe stream may have two, one per
+    direction, each with its own protocol instance so that each knows which side ended.
+    """
+
+    def __init__(self, stream: Stream, *, reads: bool, writes: bool) -> None:
+        self._stream = stream
+        self.reads = reads
+        self.writes = writes
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self._stream._on_data(data)
+
+    def eof_received(self) -> bool:
+        self._stream._on_eof()
+        return True  # keep a socket open for writing: half-close
+
+    def pause_writing(self) -> None:
+        self._stream._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._stream._on_resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self._stream._on_connection_lost(self, exc)
+
+
+class _Guard:
+    """Refuses a second concurrent receive (or send) with anyio's BusyResourceError."""
+
+    __slots__ = ("_action", "_busy")
+
+    def __init__(self, action: str) -> None:
+        self._action = action
+        self._busy = False
+
+    def __enter__(self) -> None:
+        if self._busy:
+            raise anyio.BusyResourceError(self._action)
+        self._busy = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._busy = False
+
+
+class Stream(ByteStream):
+    """A bidirectional (or one-way) byte stream over a pipe, FIFO, pty or socket.
+
+    Create one with :meth:`from_socket`, :meth:`from_fd` or :meth:`from_pipe_fds`, or
+    get one from :func:`socketpair`, :func:`pipe` and aioipc's other openers.  The
+    stream owns its fds: :meth:`aclose` (or leaving ``async with``) closes them.
+
+    Receiving raises :class:`anyio.EndOfStream` at end of input,
+    :class:`anyio.ClosedResourceError` after :meth:`aclose`, and
+    :class:`anyio.BrokenResourceError` when the channel failed.  Sending to a peer that
+    has gone raises :class:`aioipc.BrokenPipe`.  One task at a time may receive, and
+    one may send; a second gets :class:`anyio.BusyResourceError`.
+    """
+
+    def __init__(self, *, eol: bytes = b"\n", encoding: str = "utf-8") -> None:
+        """Streams are made by the ``from_*`` constructors; this sets common state."""
+        if eol not in (b"\n", b"\r\n"):
+            raise ValueError(f"eol must be b'\\n' or b'\\r\\n', not {eol!r}")
+        self._loop = asyncio.get_running_loop()
+        self._eol = eol
+        self._encoding = encoding
+        self._buffer = ReceiveBuffer()
+        self._read_transport: asyncio.ReadTransport | None = None
+        self._write_transport: asyncio.WriteTransport | None = None
+        self._protocols: list[_ChannelProtocol] = []
+        self._receive_waiter: asyncio.Future[bytes | None] | None = None
+        self._receive_waiter_max = 0
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._write_paused = False
+        self._read_paused = False
+        self._eof = False
+        self._read_error: BaseException | None = None
+        self._write_error: BaseException | None = None
+        self._write_shut = False
+        self._closed = False
+        # A socket has one transport for both directions; a pipe pair has two.
+        self._duplex = False
+        self._receive_guard = _Guard("reading from")
+        self._send_guard = _Guard("writing to")
+        self._attributes: dict[Any, Callable[[], Any]] = {}
+        self._description = "stream"
+
+    # ----------------------------------------------------------------- construction
+
+    @classmethod
+    async def from_socket(
+        cls,
+        sock: socket.socket,
+        *,
+        eol: bytes | None = None,
+        child_pid: int | None = None,
+    ) -> Stream:
+        """Wrap a connected stream socket (TCP, Unix, or a socketpair end).
+
+        The stream takes ownership of ``sock``.  ``eol`` is what :meth:`send_line`
+        writes: ``b"\\r\\n"`` on Internet sockets and ``b"\\n"`` elsewhere unless given.
+        TCP sockets get ``TCP_NODELAY``: IPC messages are small and latency matters.
+
+        Raises:
+            TypeError: ``sock`` is not a socket.
+            ValueError: ``sock`` is not a stream socket, or ``eol`` is not ``b"\\n"``
+                or ``b"\\r\\n"``.
+        """
+        if not isinstance(sock, socket.socket):
+            raise TypeError(f"from_socket() needs a socket.socket, not {type(sock).__name__}")
+        if sock.type != socket.SOCK_STREAM:
+            raise ValueError(f"from_socket() needs a SOCK_STREAM socket, not {sock.type!r}")
+        internet = sock.family in (socket.AF_INET, socket.AF_INET6)
+        self = cls(eol=eol if eol is not None else (b"\r\n" if internet else b"\n"))
+        if internet:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        fd = sock.fileno()
+        self._description = f"{_family_name(sock.family)} socket fd {fd}"
+        protocol = _ChannelProtocol(self, reads=True, writes=True)
+        self._protocols.append(protocol)
+        transport, _ = await self._loop.connect_accepted_socket(lambda: protocol, sock)
+        self._read_transport = transport
+        self._write_transport = transport
+        self._duplex = True
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        self._set_socket_attributes(sock, fd, child_pid)
+        return self
+
+    @classmethod
+    async def from_fd(
+        cls,
+        fd: int,
+        mode: str,
+        *,
+        eol: bytes = b"\n",
+        child_pid: int | None = None,
+    ) -> Stream:
+        """Wrap a pipe, FIFO, character device (a pty) or socket fd.
+
+        ``mode`` is ``"r"`` (read end), ``"w"`` (write end) or ``"rw"`` (both ways,
+        for a pty master or a socket).  The stream takes ownership of ``fd``.  The fd
+        is switched to non-blocking mode; that flag belongs to the open file
+        description, so every process sharing it sees the change.
+
+        Raises:
+            ValueError: an unknown ``mode``, or an fd that is not a pipe, FIFO,
+                character device or socket (a regular file is never "ready" in a
+                useful sense and cannot be driven by the event loop).
+            OSError: ``fd`` is not open.
+        """
+        if mode not in ("r", "w", "rw"):
+            raise ValueError(f"mode must be 'r', 'w' or 'rw', not {mode!r}")
+        kind = os.fstat(fd).st_mode
+        if stat.S_ISSOCK(kind):
+            sock = socket.socket(fileno=fd)
+            if mode != "rw":
+                sock.detach()
+                raise ValueError("a socket fd is two-way: open it with mode='rw'")
+            return await cls.from_socket(sock, eol=eol, child_pid=child_pid)
+        if not (stat.S_ISFIFO(kind) or stat.S_ISCHR(kind)):
+            raise ValueError(
+                f"fd {fd} is not a pipe, FIFO, terminal or socket; "
+                "the event loop cannot wait on it"
+            )
+        if mode == "r":
+            return await cls.from_pipe_fds(read_fd=fd, eol=eol, child_pid=child_pid)
+        if mode == "w":
+            return await cls.from_pipe_fds(write_fd=fd, eol=eol, child_pid=child_pid)
+        # asyncio's pipe transports each close their fd: give the writer its own.
+        try:
+            write_fd = os.dup(fd)
+        except OSError:
+            os.close(fd)
+            raise
+        return await cls.from_pipe_fds(read_fd=fd, write_fd=write_fd, eol=eol, child_pid=child_pid)
+
+    @classmethod
+    async def from_pipe_fds(
+        cls,
+        read_fd: int | None = None,
+        write_fd: int | None = None,
+        *,
+        eol: bytes = b"\n",
+        child_pid: int | None = None,
+    ) -> Stream:
+        """Join a read fd and a write fd (a child's stdout and stdin, say) into one stream.
+
+        Either may be ``None`` for a one-way stream.  The stream owns both fds; on
+        any error, both are closed.
+
+        Raises:
+            ValueError: both fds are ``None``.
+        """
+        if read_fd is None and write_fd is None:
+            raise ValueError("from_pipe_fds() needs read_fd, write_fd or both")
+        reader = writer = None
+        try:
+            self = cls(eol=eol)
+            # The file objects own the fds from here on; the transports own the files.
+            if read_fd is not None:
+                reader = open(read_fd, "rb", buffering=0, closefd=True)  # noqa: ASYNC230, SIM115
+            if write_fd is not None:
+                writer = open(write_fd, "wb", buffering=0, closefd=True)  # noqa: ASYNC230, SIM115
+        except BaseException:
+            if reader is None:
+                _close_fds(read_fd)
+            else:
+                reader.close()
+            _close_fds(write_fd)
+            raise
+        self._description = f"pipe fd {read_fd if read_fd is not None else write_fd}"
+        try:
+            if reader is not None:
+                protocol = _ChannelProtocol(self, reads=True, writes=False)
+                self._protocols.append(protocol)
+                self._read_transport, _ = await self._loop.connect_read_pipe(
+                    lambda: protocol, reader
+                )
+            if writer is not None:
+                protocol = _ChannelProtocol(self, reads=False, writes=True)
+                self._protocols.append(protocol)
+                transport, _ = await self._loop.connect_write_pipe(lambda: protocol, writer)
+                transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+                self._write_transport = transport
+        except BaseException:
+            self._abort()
+            for file in (reader, writer):
+                if file is not None:
+                    file.close()
+            raise
+        if read_fd is None:
+            self._eof = True  # a write-only stream has nothing to receive
+        self._attributes[StreamAttribute.fd] = lambda: read_fd if read_fd is not None else write_fd
+        if child_pid is not None:
+            self._attributes[StreamAttribute.child_pid] = lambda: child_pid
+        return self
+
+    def _set_socket_attributes(self, sock: socket.socket, fd: int, child_pid: int | None) -> None:
+        family = sock.family
+        local = _format_address(family, sock.getsockname())
+        try:
+            remote = _format_address(family, sock.getpeername())
+        except OSError:
+            remote = None
+        attrs = self._attributes
+        attrs[StreamAttribute.fd] = lambda: fd
+        attrs[SocketAttribute.family] = lambda: family
+        attrs[SocketAttribute.local_address] = lambda: local
+        attrs[SocketAttribute.raw_socket] = lambda: sock
+        if remote is not None:
+            attrs[SocketAttribute.remote_address] = lambda: remote
+        if family in (socket.AF_INET, socket.AF_INET6):
+            attrs[SocketAttribute.local_port] = lambda: local[1]
+            if remote is not None:
+                attrs[SocketAttribute.remote_port] = lambda: remote[1]
+        if family == socket.AF_UNIX:
+            raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            credentials = PeerCredentials(*struct.unpack("3i", raw))
+            attrs[StreamAttribute.peer_credentials] = lambda: credentials
+        if child_pid is not None:
+            attrs[StreamAttribute.child_pid] = lambda: child_pid
+
+    @property
+    def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
+        """The typed attributes this stream offers (anyio's ``TypedAttributeProvider``)."""
+        return self._attributes
+
+    @property
+    def eol(self) -> bytes:
+        """The line terminator :meth:`send_line` writes."""
+        return self._eol
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<aioipc.Stream {self._description} {state}>"
+
+    # ----------------------------------------------------------------- protocol side
+
+    def _on_data(self, data: bytes) -> None:
+        waiter = self._receive_waiter
+        if (
+            waiter is not None
+            and not waiter.done()
+            and not self._buffer
+            and len(data) <= self._receive_waiter_max
+        ):
+            waiter.set_result(data)
+            return
+        self._buffer.feed(data)
+        if len(self._buffer) > READ_HIGH_WATER and not self._read_paused:
+            self._pause_reading()
+        self._wake_receiver()
+
+    def _on_eof(self) -> None:
+        self._eof = True
+        self._wake_receiver()
+
+    def _on_resume_writing(self) -> None:
+        self._write_paused = False
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _on_connection_lost(self, protocol: _ChannelProtocol, exc: Exception | None) -> None:
+        if protocol.reads:
+            if exc is None:
+                self._eof = True
+            elif self._read_error is None:
+                self._read_error = exc
+            self._wake_receiver()
+        if protocol.writes:
+            # A pipe's write transport also closes without an error when the reader
+            # goes away with nothing queued: either way, writing is over.
+            if self._write_error is None:
+                self._write_error = exc if exc is not None else BrokenPipeError("closed")
+            waiter = self._drain_waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    def _wake_receiver(self) -> None:
+        waiter = self._receive_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _pause_reading(self) -> None:
+        transport = self._read_transport
+        # uvloop's transports are not asyncio.ReadTransport subclasses: no isinstance.
+        if transport is not None and transport.is_reading():
+            transport.pause_reading()
+        self._read_paused = True
+
+    def _maybe_resume_reading(self) -> None:
+        if self._read_paused and len(self._buffer) <= READ_HIGH_WATER // 4:
+            self._read_paused = False
+            transport = self._read_transport
+            if transport is not None and not transport.is_closing():
+                transport.resume_reading()
+
+    # ----------------------------------------------------------------- receiving
+
+    def _check_readable(self) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        if self._read_error is not None:
+            raise anyio.BrokenResourceError(
+                f"{self._description} failed: {self._read_error}"
+            ) from self._read_error
+
+    async def _wait_for_data(self, max_bytes: int) -> bytes | None:
+        """Wait until the protocol reports something; return a chunk handed over directly."""
+        waiter: asyncio.Future[bytes | None] = self._loop.create_future()
+        self._receive_waiter = waiter
+        self._receive_waiter_max = max_bytes
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # The chunk may have been handed over just before the cancellation arrived.
+            if waiter.done() and not waiter.cancelled():
+                chunk = waiter.result()
+                if chunk:
+                    self._buffer.unread(chunk)
+            raise
+        finally:
+            self._receive_waiter = None
+
+    async def receive(self, max_bytes: int = DEFAULT_RECEIVE_SIZE) -> bytes:
+        """Return between 1 and ``max_bytes`` bytes, waiting for them if need be.
+
+        Raises:
+            ValueError: ``max_bytes`` is less than 1.
+            anyio.EndOfStream: the peer closed its end (or sent EOF) and all data was read.
+            anyio.ClosedResourceError: this stream was closed.
+            anyio.BrokenResourceError: the channel failed (e.g. reset by the peer).
+            anyio.BusyResourceError: another task is receiving from this stream.
+        """
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be at least 1, not {max_bytes}")
+        with self._receive_guard:
+            while True:
+                if self._buffer:
+                    data = self._buffer.take(max_bytes)
+                    if self._read_paused:
+                        self._maybe_resume_reading()
+                    return data
+                self._check_readable()
+                if self._eof:
+                    raise anyio.EndOfStream
+                chunk = await self._wait_for_data(max_bytes)
+                if chunk:
+                    return chunk
+
+    async def _fill_until(
+        self, take: Callable[[], bytes | None], *, at_eof: Callable[[], bytes]
+    ) -> bytes:
+        """Feed the buffer until ``take`` returns a frame; ``at_eof`` decides at EOF."""
+        with self._receive_guard:
+            while True:
+                frame = take()
+                if frame is not None:
+                    if self._read_paused:
+                        self._maybe_resume_reading()
+                    return frame
+                self._check_readable()
+                if self._eof:
+                    return at_eof()
+                if self._read_paused:
+                    # The buffer is full and holds no frame: let more in, the frame
+                    # check above bounds how much.
+                    self._read_paused = False
+                    transport = self._read_transport
+                    if transport is not None:
+                        transport.resume_reading()
+                await self._wait_for_data(0)
+
+    async def receive_exactly(self, count: int) -> bytes:
+        """Return exactly ``count`` bytes.
+
+        Raises:
+            ValueError: ``count`` is negative.
+            aioipc.IncompleteRead: the stream ended first; ``.partial`` has what came.
+            anyio.ClosedResourceError, anyio.BrokenResourceError,
+            anyio.BusyResourceError: as :meth:`receive`.
+        """
+        if count < 0:
+            raise ValueError(f"count must not be negative, not {count}")
+
+        def at_eof() -> bytes:
+            raise IncompleteRead(self._buffer.take_all(), count)
+
+        return await self._fill_until(lambda: self._buffer.take_exactly(count), at_eof=at_eof)
+
+    async def receive_until(self, delimiter: bytes, max_bytes: int) -> bytes:
+        """Return the bytes before the next ``delimiter``, consuming the delimiter.
+
+        Raises:
+            ValueError: an empty delimiter or ``max_bytes`` below 1.
+            aioipc.DelimiterNotFound: ``max_bytes`` bytes came without the delimiter;
+                they stay buffered.
+            aioipc.IncompleteRead: the stream ended before the delimiter;
+                ``.partial`` has what came.
+            anyio.ClosedResourceError, anyio.BrokenResourceError,
+            anyio.BusyResourceError: as :meth:`receive`.
+        """
+        if not delimiter:
+            raise ValueError("delimiter must not be empty")
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be at least 1, not {max_bytes}")
+
+        def at_eof() -> bytes:
+            raise IncompleteRead(self._buffer.take_all(), max_bytes)
+
+        return await self._fill_until(
+            lambda: self._buffer.take_until(delimiter, max_bytes), at_eof=at_eof
+        )
+
+    async def readline(self, *, limit: int = DEFAULT_LINE_LIMIT) -> bytes:
+        """Return the next line without its ``\\n`` or ``\\r\\n`` terminator.
+
+        A last line with no terminator is still returned; after it, EOF raises.
+
+        Raises:
+            aioipc.LineTooLong: the line exceeds ``limit`` bytes; its bytes stay
+                buffered, so the stream remains usable.
+            anyio.EndOfStream: no more lines.
+            anyio.ClosedResourceError, anyio.BrokenResourceError,
+            anyio.BusyResourceError: as :meth:`receive`.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+
+        def at_eof() -> bytes:
+            last = self._buffer.take_last_line(limit)
+            if last is None:
+                raise anyio.EndOfStream
+            return last
+
+        return await self._fill_until(lambda: self._buffer.take_line(limit), at_eof=at_eof)
+
+    async def lines(self, *, limit: int = DEFAULT_LINE_LIMIT) -> AsyncIterator[bytes]:
+        """Iterate over lines (terminators removed) until end of stream.
+
+        Raises:
+            aioipc.LineTooLong: as :meth:`readline`.
+        """
+        while True:
+            try:
+                line = await self.readline(limit=limit)
+            except anyio.EndOfStream:
+                return
+            yield line
+
+    # ----------------------------------------------------------------- sending
+
+    def _check_writable(self) -> asyncio.WriteTransport:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        if self._write_shut:
+            raise anyio.ClosedResourceError(f"{self._description}: send_eof() was called")
+        transport = self._write_transport
+        if transport is None:
+            raise anyio.ClosedResourceError(f"{self._description} is read-only")
+        if self._write_error is not None or transport.is_closing():
+            raise BrokenPipe(
+                f"cannot write to {self._description}: the reading end is closed"
+            ) from self._write_error
+        return transport
+
+    async def send(self, item: bytes) -> None:
+        """Send all of ``item``; wait while the channel's buffer is above its limit.
+
+        At most about 64 KiB stays queued in the transport, so a slow reader slows the
+        sender down instead of making memory grow.  If a send is cancelled while
+        waiting, its data is already queued and will still be written.
+
+        Raises:
+            TypeError: ``item`` is not bytes-like.
+            aioipc.BrokenPipe: the reading end is gone.
+            anyio.ClosedResourceError: this stream was closed, is read-only, or had
+                :meth:`send_eof` called.
+            anyio.BusyResourceError: another task is sending on this stream.
+        """
+        if not isinstance(item, bytes | bytearray | memoryview):
+            raise TypeError(f"send() takes bytes, not {type(item).__name__}")
+        with self._send_guard:
+            transport = self._check_writable()
+            if item:
+                transport.write(item)
+            if self._write_paused:
+                await self._drain()
+            self._check_sent()
+
+    def _check_sent(self) -> None:
+        if self._write_error is not None and not self._closed:
+            raise BrokenPipe(
+                f"cannot write to {self._description}: the reading end is closed"
+            ) from self._write_error
+
+    async def _drain(self) -> None:
+        while self._write_paused and self._write_error is None and not self._closed:
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._drain_waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._drain_waiter = None
+
+    async def send_line(self, line: str | bytes) -> None:
+        """Send ``line`` followed by the stream's end-of-line (see :attr:`eol`).
+
+        A ``str`` is encoded as UTF-8 (or the stream's encoding).
+
+        Raises:
+            ValueError: ``line`` already contains a newline.
+            aioipc.BrokenPipe, anyio.ClosedResourceError: as :meth:`send`.
+        """
+        data = line.encode(self._encoding) if isinstance(line, str) else bytes(line)
+        if b"\n" in data:
+            raise ValueError("send_line() got a line that contains a newline")
+        await self.send(data + self._eol)
+
+    async def send_eof(self) -> None:
+        """Tell the peer no more data will come, keeping the receiving side open.
+
+        On a socket this is ``shutdown(SHUT_WR)``; on a pipe the write end is closed
+        once what is queued has been written.  A pty has no EOF of its own: send the
+        terminal's EOF character (``b"\\x04"``) instead.
+
+        Raises:
+            anyio.ClosedResourceError: the stream was closed.
+        """
+        if self._closed:
+            raise anyio.ClosedResourceError
+        transport = self._write_transport
+        if transport is None or self._write_shut:
+            return
+        self._write_shut = True
+        if self._duplex:
+            if transport.can_write_eof() and not transport.is_closing():
+                transport.write_eof()
+            return
+        transport.close()
+        await self._wait_closed([p for p in self._protocols if not p.reads])
+
+    async def _wait_closed(self, protocols: list[_ChannelProtocol]) -> None:
+        waiting = [p.closed for p in protocols if not p.closed.done()]
+        if waiting:
+            try:
+                await asyncio.shield(asyncio.gather(*waiting))
+            except asyncio.CancelledError:
+                self._abort()
+                raise
+        else:
+            await asyncio.sleep(0)
+
+    # ----------------------------------------------------------------- closing
+
+    async def aclose(self) -> None:
+        """Close the stream and its fds; queued output is flushed first.
+
+        Idempotent.  A task waiting in :meth:`receive` gets
+        :class:`anyio.ClosedResourceError`; a task waiting in :meth:`send` returns.
+        If the flush is cancelled (a peer that never reads), the channel is aborted
+        and the unsent data dropped, so closing never hangs a cancelled task.
+        """
+        if not self._closed:
+            self._closed = True
+            for transport in {self._read_transport, self._write_transport}:
+                if transport is not None and not transport.is_closing():
+                    transport.close()
+            self._wake_receiver()
+            waiter = self._drain_waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+        await self._wait_closed(self._protocols)
+
+    def _abort(self) -> None:
+        """Close at once, dropping queued output."""
+        self._closed = True
+        if self._write_transport is not None:
+            self._write_transport.abort()
+        if self._read_transport is not None:
+            self._read_transport.close()
+        self._wake_receiver()
+
+
+def _close_fds(*fds: int | None) -> None:
+    for fd in fds:
+        if fd is not None:
+            os.close(fd)
+
+
+def _family_name(family: int) -> str:
+    names = {socket.AF_UNIX: "Unix", socket.AF_INET: "TCP", socket.AF_INET6: "TCP"}
+    return names.get(socket.AddressFamily(family), str(family))
+
+
+def _format_address(family: int, address: Any) -> Any:
+    if family == socket.AF_UNIX and isinstance(address, bytes):
+        # Abstract addresses come back as bytes starting with NUL.
+        return address
+    if family in (socket.AF_INET, socket.AF_INET6):
+        return address[:2]
+    return address
+
+
+async def socketpair(*, eol: bytes = b"\n") -> tuple[Stream, Stream]:
+    """Return two connected :class:`Stream` objects over a Unix socketpair.
+
+    Raises:
+        OSError: the kernel refused the socketpair (e.g. out of fds).
+    """
+    left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        first = await Stream.from_socket(left, eol=eol)
+    except BaseException:
+        right.close()
+        raise
+    try:
+        second = await Stream.from_socket(right, eol=eol)
+    except BaseException:
+        await first.aclose()
+        raise
+    return first, second
+
+
+async def pipe() -> tuple[Stream, Stream]:
+    """Return ``(read_end, write_end)`` of a new kernel pipe, as streams.
+
+    Raises:
+        OSError: the kernel refused the pipe (e.g. out of fds).
+    """
+    read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+    try:
+        reader = await Stream.from_pipe_fds(read_fd=read_fd)
+    except BaseException:
+        os.close(write_fd)
+        raise
+    try:
+        writer = await Stream.from_pipe_fds(write_fd=write_fd)
+    except BaseException:
+        await reader.aclose()
+        raise
+    return reader, writer
