@@ -139,8 +139,7 @@ class Stream(ByteStream):
 
     def __init__(self, *, eol: bytes = b"\n", encoding: str = "utf-8") -> None:
         """Streams are made by the ``from_*`` constructors; this sets common state."""
-        if eol not in (b"\n", b"\r\n"):
-            raise ValueError(f"eol must be b'\\n' or b'\\r\\n', not {eol!r}")
+        _check_eol(eol)
         self._loop = asyncio.get_running_loop()
         self._eol = eol
         self._encoding = encoding
@@ -191,14 +190,22 @@ class Stream(ByteStream):
         if sock.type != socket.SOCK_STREAM:
             raise ValueError(f"from_socket() needs a SOCK_STREAM socket, not {sock.type!r}")
         internet = sock.family in (socket.AF_INET, socket.AF_INET6)
-        self = cls(eol=eol if eol is not None else (b"\r\n" if internet else b"\n"))
-        if internet:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        fd = sock.fileno()
-        self._description = f"{_family_name(sock.family)} socket fd {fd}"
-        protocol = _ChannelProtocol(self, reads=True, writes=True)
-        self._protocols.append(protocol)
-        transport, _ = await self._loop.connect_accepted_socket(lambda: protocol, sock)
+        if eol is None:
+            eol = b"\r\n" if internet else b"\n"
+        _check_eol(eol)
+        # Arguments are valid: from here on the stream owns the socket, even on failure.
+        try:
+            self = cls(eol=eol)
+            if internet:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            fd = sock.fileno()
+            self._description = f"{_family_name(sock.family)} socket fd {fd}"
+            protocol = _ChannelProtocol(self, reads=True, writes=True)
+            self._protocols.append(protocol)
+            transport, _ = await self._loop.connect_accepted_socket(lambda: protocol, sock)
+        except BaseException:
+            sock.close()
+            raise
         self._read_transport = transport
         self._write_transport = transport
         self._duplex = True
@@ -230,6 +237,7 @@ class Stream(ByteStream):
         """
         if mode not in ("r", "w", "rw"):
             raise ValueError(f"mode must be 'r', 'w' or 'rw', not {mode!r}")
+        _check_eol(eol)
         kind = os.fstat(fd).st_mode
         if stat.S_ISSOCK(kind):
             sock = socket.socket(fileno=fd)
@@ -273,6 +281,7 @@ class Stream(ByteStream):
         """
         if read_fd is None and write_fd is None:
             raise ValueError("from_pipe_fds() needs read_fd, write_fd or both")
+        _check_eol(eol)
         reader = writer = None
         try:
             self = cls(eol=eol)
@@ -703,6 +712,11 @@ class Stream(ByteStream):
         self._wake_receiver()
 
 
+def _check_eol(eol: bytes) -> None:
+    if eol not in (b"\n", b"\r\n"):
+        raise ValueError(f"eol must be b'\\n' or b'\\r\\n', not {eol!r}")
+
+
 def _close_fds(*fds: int | None) -> None:
     for fd in fds:
         if fd is not None:
@@ -727,8 +741,10 @@ async def socketpair(*, eol: bytes = b"\n") -> tuple[Stream, Stream]:
     """Return two connected :class:`Stream` objects over a Unix socketpair.
 
     Raises:
+        ValueError: ``eol`` is not ``b"\n"`` or ``b"\r\n"``.
         OSError: the kernel refused the socketpair (e.g. out of fds).
     """
+    _check_eol(eol)
     left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         first = await Stream.from_socket(left, eol=eol)

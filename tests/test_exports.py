@@ -1,0 +1,88 @@
+"""The public façade, the docstrings and the documentation agree."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import types
+from pathlib import Path
+
+import aioipc
+import aioipc.testing
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+PUBLIC_MODULES = {"testing"}
+
+
+def test_all_is_sorted_and_unique() -> None:
+    assert list(aioipc.__all__) == sorted(set(aioipc.__all__))
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    public = {
+        name
+        for name, value in vars(aioipc).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public == set(aioipc.__all__) - {"__version__"}
+
+
+def test_every_public_name_comes_from_a_private_module_or_is_a_public_submodule() -> None:
+    for name in aioipc.__all__:
+        value = getattr(aioipc, name)
+        module = getattr(value, "__module__", None)
+        if module is not None and module.startswith("aioipc"):
+            assert module.split(".")[1].startswith("_"), f"{name} lives in {module}"
+
+
+def _public_callables() -> list[tuple[str, object]]:
+    found: list[tuple[str, object]] = []
+    for name in aioipc.__all__:
+        value = getattr(aioipc, name)
+        if callable(value):
+            found.append((name, value))
+    for name in aioipc.testing.__all__:
+        value = getattr(aioipc.testing, name)
+        if inspect.isfunction(value):
+            found.append((f"testing.{name}", value))
+    return found
+
+
+def test_every_public_function_and_class_has_a_real_docstring() -> None:
+    missing = [
+        name for name, value in _public_callables() if len(inspect.getdoc(value) or "") < 20
+    ]
+    assert not missing, f"public names without a useful docstring: {missing}"
+
+
+def test_public_methods_of_public_classes_have_docstrings() -> None:
+    missing = []
+    for name in aioipc.__all__:
+        value = getattr(aioipc, name)
+        if not inspect.isclass(value) or issubclass(value, BaseException):
+            continue
+        for attr, member in vars(value).items():
+            if attr.startswith("_") or not callable(member):
+                continue
+            if not (inspect.getdoc(member) or "").strip():
+                missing.append(f"{name}.{attr}")
+    assert not missing, f"public methods without a docstring: {missing}"
+
+
+def test_every_public_name_is_documented() -> None:
+    text = "\n".join(page.read_text() for page in DOCS.glob("*.md"))
+    documented = set(re.findall(r"`(?:aioipc\.)?([A-Za-z_][A-Za-z0-9_]*)", text))
+    undocumented = [
+        name for name in aioipc.__all__ if name != "__version__" and name not in documented
+    ]
+    assert not undocumented, f"public names with no section in docs/: {undocumented}"
+
+
+def test_the_api_page_lists_every_public_name() -> None:
+    api = (DOCS / "api.md").read_text()
+    missing = [name for name in aioipc.__all__ if f"`{name}`" not in api]
+    assert not missing, f"docs/api.md does not list: {missing}"
+
+
+def test_version_is_a_string() -> None:
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", aioipc.__version__)

@@ -1,0 +1,269 @@
+"""Stream helpers and constructors on real pipes, sockets and ptys, on both loops."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pty
+import socket
+import sys
+import tempfile
+
+import anyio
+import pytest
+from anyio.abc import SocketAttribute
+from anyio.streams.text import TextStream
+from streams_pairs import tcp_pair, unix_pair
+
+import aioipc
+from aioipc import BrokenPipe, IncompleteRead, LineTooLong, Stream, StreamAttribute
+
+
+async def test_readline_accepts_lf_and_crlf_and_returns_an_unterminated_last_line() -> None:
+    left, right = await aioipc.socketpair()
+    async with left, right:
+        await left.send(b"one\ntwo\r\nthree")
+        await left.send_eof()
+        assert await right.readline() == b"one"
+        assert await right.readline() == b"two"
+        assert await right.readline() == b"three"
+        with pytest.raises(anyio.EndOfStream):
+            await right.readline()
+
+
+async def test_lines_iterates_until_end_of_stream() -> None:
+    reader, writer = await aioipc.pipe()
+    async with reader, writer:
+        for word in ("alpha", "beta", "gamma"):
+            await writer.send_line(word)
+        await writer.aclose()
+        assert [line async for line in reader.lines()] == [b"alpha", b"beta", b"gamma"]
+
+
+async def test_overlong_line_raises_and_leaves_the_stream_usable() -> None:
+    left, right = await aioipc.socketpair()
+    async with left, right:
+        await left.send(b"x" * 100 + b"\nshort\n")
+        with pytest.raises(LineTooLong, match="limit of 10 bytes"):
+            await right.readline(limit=10)
+        # Nothing was consumed: the caller can drain the long line and go on.
+        assert await right.receive_until(b"\n", 1000) == b"x" * 100
+        assert await right.readline(limit=10) == b"short"
+
+
+async def test_receive_exactly_and_its_partial_data_at_eof() -> None:
+    left, right = await aioipc.socketpair()
+    async with left, right:
+        await left.send(b"abc")
+        await left.send(b"defgh")
+        assert await right.receive_exactly(4) == b"abcd"
+        await left.send_eof()
+        with pytest.raises(IncompleteRead) as caught:
+            await right.receive_exactly(10)
+        assert caught.value.partial == b"efgh"
+        assert caught.value.expected == 10
+        assert isinstance(caught.value, anyio.IncompleteRead)
+
+
+async def test_receive_until_splits_records() -> None:
+    left, right = await aioipc.socketpair()
+    async with left, right:
+        await left.send(b"k1=v1\0k2=v2\0tail")
+        await left.send_eof()
+        assert await right.receive_until(b"\0", 100) == b"k1=v1"
+        assert await right.receive_until(b"\0", 100) == b"k2=v2"
+        with pytest.raises(IncompleteRead) as caught:
+            await right.receive_until(b"\0", 100)
+        assert caught.value.partial == b"tail"
+
+
+async def test_send_line_uses_crlf_on_internet_sockets_and_lf_elsewhere() -> None:
+    client, server = await tcp_pair()
+    async with client, server:
+        assert client.eol == b"\r\n"
+        await client.send_line("hello")
+        assert await server.receive_exactly(7) == b"hello\r\n"
+    client, server = await unix_pair()
+    async with client, server:
+        assert client.eol == b"\n"
+        await client.send_line(b"hello")
+        assert await server.receive_exactly(6) == b"hello\n"
+
+
+async def test_send_line_refuses_an_embedded_newline() -> None:
+    left, right = await aioipc.socketpair()
+    async with left, right:
+        with pytest.raises(ValueError, match="contains a newline"):
+            await left.send_line("two\nlines")
+
+
+async def test_configurable_eol() -> None:
+    left, right = await aioipc.socketpair(eol=b"\r\n")
+    async with left, right:
+        await left.send_line("x")
+        assert await right.receive_exactly(3) == b"x\r\n"
+    with pytest.raises(ValueError, match="eol must be"):
+        await aioipc.socketpair(eol=b"\r")
+
+
+async def test_socket_attributes_and_peer_credentials() -> None:
+    client, server = await tcp_pair()
+    async with client, server:
+        assert client.extra(SocketAttribute.remote_address) == server.extra(
+            SocketAttribute.local_address
+        )
+        assert client.extra(SocketAttribute.remote_port) == server.extra(
+            SocketAttribute.local_port
+        )
+        assert client.extra(SocketAttribute.family) == socket.AF_INET
+        assert client.extra(StreamAttribute.fd) >= 0
+        with pytest.raises(anyio.TypedAttributeLookupError):
+            client.extra(StreamAttribute.peer_credentials)
+    client, server = await unix_pair()
+    async with client, server:
+        credentials = server.extra(StreamAttribute.peer_credentials)
+        assert credentials == (os.getpid(), os.getuid(), os.getgid())
+
+
+async def test_pipe_fd_attribute_and_child_pid() -> None:
+    read_fd, write_fd = os.pipe()
+    stream = await Stream.from_pipe_fds(read_fd, write_fd, child_pid=12345)
+    async with stream:
+        assert stream.extra(StreamAttribute.fd) == read_fd
+        assert stream.extra(StreamAttribute.child_pid) == 12345
+        await stream.send(b"loop")
+        assert await stream.receive() == b"loop"
+
+
+async def test_writing_to_a_pipe_whose_reader_closed_raises_broken_pipe() -> None:
+    reader, writer = await aioipc.pipe()
+    async with writer:
+        await reader.aclose()
+        with pytest.raises(BrokenPipe) as caught:
+            for _ in range(100):
+                await writer.send(b"data" * 1000)
+        assert isinstance(caught.value, BrokenPipeError)
+        assert isinstance(caught.value, anyio.BrokenResourceError)
+        assert "reading end is closed" in str(caught.value)
+
+
+async def test_sending_to_a_socket_whose_peer_closed_raises_broken_pipe() -> None:
+    left, right = await aioipc.socketpair()
+    async with left:
+        await right.aclose()
+        with pytest.raises(BrokenPipe):
+            for _ in range(100):
+                await left.send(b"data" * 1000)
+
+
+async def test_reset_connection_is_a_broken_resource_on_receive() -> None:
+    client, server = await tcp_pair()
+    async with client:
+        raw = server.extra(SocketAttribute.raw_socket)
+        # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        await client.send(b"unread")  # unread data makes the peer reset, too
+        await server.aclose()
+        with pytest.raises(anyio.BrokenResourceError):
+            await client.receive()
+
+
+async def test_pty_master_as_a_two_way_stream() -> None:
+    master, slave = pty.openpty()
+    try:
+        term = await Stream.from_fd(master, "rw")
+        async with term:
+            await term.send(b"ping\n")
+            # The line discipline echoes input back to the master.
+            assert await term.readline() == b"ping"
+            os.write(slave, b"pong\n")
+            assert await term.readline() == b"pong"
+    finally:
+        os.close(slave)
+
+
+async def test_from_fd_rejects_regular_files_and_bad_modes() -> None:
+    with tempfile.TemporaryFile() as regular:
+        with pytest.raises(ValueError, match="not a pipe, FIFO, terminal or socket"):
+            await Stream.from_fd(regular.fileno(), "r")
+    read_fd, write_fd = os.pipe()
+    try:
+        with pytest.raises(ValueError, match="mode must be"):
+            await Stream.from_fd(read_fd, "read")
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    with pytest.raises(ValueError, match="needs read_fd, write_fd or both"):
+        await Stream.from_pipe_fds()
+
+
+async def test_from_socket_rejects_non_stream_sockets() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        with pytest.raises(ValueError, match="SOCK_STREAM"):
+            await Stream.from_socket(udp)
+    with pytest.raises(TypeError, match=r"socket\.socket"):
+        await Stream.from_socket(3)  # type: ignore[arg-type]
+
+
+async def test_send_rejects_text() -> None:
+    left, right = await aioipc.socketpair()
+    async with left, right:
+        with pytest.raises(TypeError, match="takes bytes, not str"):
+            await left.send("text")  # type: ignore[arg-type]
+
+
+async def test_read_only_and_write_only_ends_refuse_the_other_direction() -> None:
+    reader, writer = await aioipc.pipe()
+    async with reader, writer:
+        with pytest.raises(anyio.ClosedResourceError, match="read-only"):
+            await reader.send(b"x")
+        with pytest.raises(anyio.EndOfStream):
+            await writer.receive()
+
+
+async def test_anyio_text_wrapper_works_on_a_stream() -> None:
+    left, right = await aioipc.socketpair()
+    async with TextStream(left) as text_left, TextStream(right) as text_right:
+        await text_left.send("grüße")
+        assert await text_right.receive() == "grüße"
+
+
+async def test_stream_from_a_child_process_pipe() -> None:
+    read_fd, write_fd = os.pipe()
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "print('from the child')", stdout=write_fd
+    )
+    os.close(write_fd)
+    stream = await Stream.from_fd(read_fd, "r", child_pid=child.pid)
+    async with stream:
+        assert [line async for line in stream.lines()] == [b"from the child"]
+    assert await child.wait() == 0
+
+
+async def test_aclose_flushes_queued_output_to_a_slow_reader() -> None:
+    reader, writer = await aioipc.pipe()
+    payload = os.urandom(4 * 1024 * 1024)
+
+    async def slow_drain() -> bytes:
+        chunks = []
+        async for chunk in reader_chunks():
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def reader_chunks():  # type: ignore[no-untyped-def]
+        while True:
+            try:
+                yield await reader.receive(4096)
+            except anyio.EndOfStream:
+                return
+
+    async with reader:
+        draining = asyncio.create_task(slow_drain())
+        await writer.send(payload)
+        await writer.aclose()
+        assert await draining == payload
+
+
+def test_stream_needs_a_running_loop() -> None:
+    with pytest.raises(RuntimeError):
+        Stream()
