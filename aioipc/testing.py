@@ -22,6 +22,7 @@ no progress for many consecutive iterations.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Awaitable, Callable
 
@@ -238,10 +239,8 @@ async def check_cancel_receive(make_pair: PairFactory) -> None:
         waiting = asyncio.create_task(receiver.receive())
         await _run_until_stalled(lambda: 0, waiting)
         waiting.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await waiting
-        except asyncio.CancelledError:
-            pass
         # Data arrives and the receiver is cancelled around the same loop iteration:
         # whatever a receive() returned plus what is read afterwards is all that was sent.
         sent = bytearray()
@@ -255,10 +254,8 @@ async def check_cancel_receive(make_pair: PairFactory) -> None:
             for _ in range(round_number % 5):
                 await asyncio.sleep(0)
             waiting.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 got += await waiting
-            except asyncio.CancelledError:
-                pass
         await sender.aclose()
         got += await _receive_all(receiver)
         assert got == sent, "a cancelled receive() lost or duplicated data"
@@ -286,10 +283,8 @@ async def check_cancel_send(make_pair: PairFactory) -> None:
         assert not task.done()
         stop = True
         task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass
         # The stream is still usable after the cancelled send.  aclose() flushes, so
         # the receiver must be draining while the sender finishes.
         draining = asyncio.create_task(_receive_all(receiver))

@@ -14,7 +14,7 @@ def feed_in_chunks(data: bytes, cuts: list[int]) -> list[bytes]:
     """Feed ``data`` split at ``cuts`` and collect every line as soon as it is whole."""
     buffer = ReceiveBuffer()
     lines: list[bytes] = []
-    points = sorted({min(cut, len(data)) for cut in cuts}) + [len(data)]
+    points = [*sorted({min(cut, len(data)) for cut in cuts}), len(data)]
     start = 0
     for end in points:
         buffer.feed(data[start:end])
@@ -62,7 +62,7 @@ def test_records_until_a_delimiter_survive_any_split(
     buffer = ReceiveBuffer()
     records: list[bytes] = []
     start = 0
-    for end in sorted({min(cut, len(data)) for cut in cuts}) + [len(data)]:
+    for end in [*sorted({min(cut, len(data)) for cut in cuts}), len(data)]:
         buffer.feed(data[start:end])
         start = end
         while (record := buffer.take_until(delimiter, max_bytes=len(data) + 1)) is not None:

@@ -44,21 +44,25 @@ def test_run_rejects_unknown_loop_names_and_non_coroutines() -> None:
         aioipc.run(_loop_type)  # type: ignore[arg-type]
 
 
-def test_loop_factory_makes_loops_that_route_signal_handlers_through_the_hub() -> None:
-    for name in ("asyncio", "uvloop"):
-        factory = aioipc.loop_factory(name)  # type: ignore[arg-type]
-        with asyncio.Runner(loop_factory=factory) as runner:
-            loop = runner.get_loop()
-            assert isinstance(loop, aioipc._loop.SignalRoutingMixin)
-            received: list[int] = []
+def _signal_reaches_app_handler_and_aioipc(loop: asyncio.AbstractEventLoop) -> list[int]:
+    received: list[int] = []
 
-            async def main() -> None:
-                done = asyncio.get_running_loop().create_future()
-                loop.add_signal_handler(signal.SIGUSR2, lambda: done.set_result(1))
-                with aioipc.on_signal(signal.SIGUSR2, received.append):
-                    signal.raise_signal(signal.SIGUSR2)
-                    await done
-                assert loop.remove_signal_handler(signal.SIGUSR2)
+    async def main() -> None:
+        done = loop.create_future()
+        loop.add_signal_handler(signal.SIGUSR2, lambda: done.set_result(1))
+        with aioipc.on_signal(signal.SIGUSR2, received.append):
+            signal.raise_signal(signal.SIGUSR2)
+            await done
+        assert loop.remove_signal_handler(signal.SIGUSR2)
 
-            runner.run(main())
-            assert received == [signal.SIGUSR2]
+    loop.run_until_complete(main())
+    return received
+
+
+@pytest.mark.parametrize("name", ["asyncio", "uvloop"])
+def test_loop_factory_makes_loops_that_route_signal_handlers_through_the_hub(name: str) -> None:
+    factory = aioipc.loop_factory(name)  # type: ignore[arg-type]
+    with asyncio.Runner(loop_factory=factory) as runner:
+        loop = runner.get_loop()
+        assert isinstance(loop, aioipc._loop.SignalRoutingMixin)
+        assert _signal_reaches_app_handler_and_aioipc(loop) == [signal.SIGUSR2]
