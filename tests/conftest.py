@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -86,6 +87,18 @@ def sysv_objects() -> set[tuple[str, int]]:
     return found
 
 
+def signal_dispositions() -> dict[str, object]:
+    """What every catchable signal is set to (SIGALRM belongs to pytest-timeout)."""
+    skip = {signal.SIGKILL, signal.SIGSTOP, signal.SIGALRM}
+    return {
+        signal.Signals(signum).name
+        if signum in signal.Signals._value2member_map_
+        else str(signum): signal.getsignal(signum)
+        for signum in sorted(signal.valid_signals())
+        if signum not in skip
+    }
+
+
 def _settle(check: Callable[[], bool], seconds: float = 2.0) -> bool:
     """Poll ``check`` until true or out of time: a closed fd or reaped child may lag
     the end of the test by a loop iteration in another thread."""
@@ -101,7 +114,8 @@ def _settle(check: Callable[[], bool], seconds: float = 2.0) -> bool:
 
 @pytest.fixture(autouse=True)
 def no_leaks() -> Iterator[None]:
-    """Fail the test if it leaks fds, children or SysV objects."""
+    """Fail the test if it leaks fds, children, SysV objects or signal handlers."""
+    dispositions_before = signal_dispositions()
     fds_before = open_fds()
     children_before = child_processes()
     sysv_before = sysv_objects()
@@ -129,5 +143,12 @@ def no_leaks() -> Iterator[None]:
     leaked_sysv = sysv_objects() - sysv_before
     if leaked_sysv:
         problems.append(f"SysV IPC objects left in the kernel: {sorted(leaked_sysv)}")
+    changed = {
+        name: (before, signal_dispositions()[name])
+        for name, before in dispositions_before.items()
+        if signal_dispositions()[name] != before
+    }
+    if changed:
+        problems.append(f"signal handlers not restored (before, after): {changed}")
     if problems:
         pytest.fail("; ".join(problems), pytrace=False)
