@@ -26,9 +26,7 @@ class SignalRoutingMixin:
     ``super(SignalRoutingMixin, loop)``.
     """
 
-    def add_signal_handler(
-        self, sig: int, callback: Callable[[*Ts], object], *args: *Ts
-    ) -> None:
+    def add_signal_handler(self, sig: int, callback: Callable[[*Ts], object], *args: *Ts) -> None:
         """Install ``callback`` as this loop's handler for ``sig``, beside aioipc's."""
         from ._signals import hub_for
 
