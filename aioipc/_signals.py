@@ -369,7 +369,12 @@ class SignalHub:
         return self._loop_ref()
 
     def subscribe(self, signum: int, subscriber: _Subscriber) -> None:
-        """Add a subscriber for ``signum``, installing the dispatcher if needed."""
+        """Add a subscriber for ``signum``, installing the dispatcher if needed.
+
+        Raises:
+            NotMainThreadError: called off the main thread.
+            RuntimeError: the loop is closed.
+        """
         _require_main_thread("subscribing to a signal")
         loop = self._live_loop()
         slot = self._slots.get(signum)
@@ -386,7 +391,12 @@ class SignalHub:
                 raise
 
     def unsubscribe(self, signum: int, subscriber: _Subscriber) -> None:
-        """Remove a subscriber; the last one out uninstalls the dispatcher."""
+        """Remove a subscriber; the last one out uninstalls the dispatcher.
+
+        Raises:
+            NotMainThreadError: the subscriber is subscribed and this is not the main
+                thread.
+        """
         slot = self._slots.get(signum)
         if slot is None or subscriber not in slot.subscribers:
             return

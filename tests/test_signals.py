@@ -472,18 +472,15 @@ async def _subscribe_and_return(sig: int) -> aioipc.SignalHandle:
     return aioipc.on_signal(sig, lambda signum: None)
 
 
-def test_subscribe_before_the_loop_runs() -> None:
-    loop = aioipc.new_event_loop("uvloop")
-    rec_box: list[Recorder] = []
-
-    async def make() -> None:
-        rec_box.append(Recorder())
-
+@pytest.mark.parametrize("kind", LOOP_KINDS)
+def test_subscribe_before_the_loop_runs(kind: str) -> None:
+    loop = aioipc.new_event_loop(kind)  # type: ignore[arg-type]
+    rec = Recorder()
     try:
-        loop.run_until_complete(make())
-        with aioipc.on_signal(signal.SIGUSR1, rec_box[0], loop=loop):
+        with aioipc.on_signal(signal.SIGUSR1, rec, loop=loop):
             raise_self(signal.SIGUSR1)  # noted now, delivered once the loop runs
-            assert loop.run_until_complete(rec_box[0].wait()) == [signal.SIGUSR1]
+            assert rec.got == []
+            assert loop.run_until_complete(rec.wait()) == [signal.SIGUSR1]
     finally:
         loop.close()
 
@@ -707,7 +704,8 @@ async def test_stream_and_on_signal_together() -> None:
 async def test_stream_closed_while_waiting_and_after() -> None:
     async with aioipc.open_signal_stream(signal.SIGUSR1) as stream:
         waiter = asyncio.create_task(stream.receive())
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # let it start waiting
+        assert len(stream._waiters) == 1
         await stream.aclose()
         with pytest.raises(anyio.ClosedResourceError):
             await waiter
@@ -719,7 +717,8 @@ async def test_cancelled_receive_loses_nothing() -> None:
     marker = Recorder()
     async with aioipc.open_signal_stream(signal.SIGUSR1) as stream:
         waiter = asyncio.create_task(stream.receive())
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # let it start waiting
+        assert len(stream._waiters) == 1
         with aioipc.on_signal(signal.SIGUSR1, marker):
             raise_self(signal.SIGUSR1)
             waiter.cancel()  # cancelled before the loop delivers the signal
