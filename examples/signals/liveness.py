@@ -36,8 +36,13 @@ async def wait_exited_not_reaped(pid: int) -> None:
     """Wait until ``pid`` has exited, leaving it a zombie: a pidfd becomes readable."""
     loop = asyncio.get_running_loop()
     pidfd = os.pidfd_open(pid)
-    exited = loop.create_future()
-    loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+    exited: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    loop.add_reader(pidfd, readable)
     try:
         await exited
     finally:
