@@ -13,6 +13,8 @@ ends at ``\\n``, and a ``\\r`` right before that ``\\n`` belongs to the terminat
 
 from __future__ import annotations
 
+from collections import deque
+
 from ._errors import DelimiterNotFound, LineTooLong
 
 __all__ = ["DEFAULT_LINE_LIMIT", "ReceiveBuffer"]
@@ -22,60 +24,118 @@ DEFAULT_LINE_LIMIT = 64 * 1024
 
 
 class ReceiveBuffer:
-    """An append-only byte buffer that hands out complete frames.
+    """A byte buffer that hands out complete frames.
 
     Every ``take_*`` method either returns a whole frame and removes it from the buffer,
     or returns ``None`` and leaves the buffer exactly as it was ("need more data").
     Nothing is ever half-consumed: when a frame is refused (too long), its bytes stay.
+
+    Storage is two-tier, because raw reads and framing want different things.  Chunks
+    arrive as ``bytes`` and queue up untouched, so :meth:`take` can hand a whole chunk
+    on without copying it.  The framing methods need one contiguous, searchable run:
+    they first move the queued chunks onto ``_flat``, a bytearray read from
+    ``_flat_start`` on, whose consumed prefix is dropped in bulk rather than per frame.
+    Everything in ``_flat`` comes before everything in ``_chunks``.
     """
 
-    __slots__ = ("_data", "_scanned")
+    __slots__ = ("_chunks", "_flat", "_flat_start", "_head_start", "_scanned", "_size")
 
     def __init__(self) -> None:
-        self._data = bytearray()
-        # How far a search for b"\n" has already looked without success, so that a
+        self._chunks: deque[bytes] = deque()
+        # Bytes of _chunks[0] already taken: slicing off the rest would copy it.
+        self._head_start = 0
+        self._flat = bytearray()
+        self._flat_start = 0
+        self._size = 0
+        # How far a search for b"\n" in _flat has looked without success, so that a
         # long line trickling in one byte at a time costs O(n), not O(n²).
         self._scanned = 0
 
     def __len__(self) -> int:
-        return len(self._data)
+        return self._size
 
     def __bool__(self) -> bool:
-        return bool(self._data)
+        return self._size > 0
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Append received bytes."""
-        self._data += data
+        if data:
+            self._chunks.append(data if isinstance(data, bytes) else bytes(data))
+            self._size += len(data)
 
     def unread(self, data: bytes) -> None:
         """Put bytes back at the front (they were taken, but their reader went away)."""
-        self._data[:0] = data
-        self._scanned = 0
+        if data:
+            self._flatten()
+            self._flat[: self._flat_start] = data
+            self._flat_start = 0
+            self._size += len(data)
+            self._scanned = 0
 
-    def _consume(self, count: int) -> bytes:
-        if count == len(self._data):
-            chunk = bytes(self._data)
-            self._data.clear()
-        else:
-            chunk = bytes(self._data[:count])
-            # CPython's bytearray drops a prefix in O(1): it moves its start pointer.
-            del self._data[:count]
-        self._scanned = 0
+    def _flatten(self) -> None:
+        """Move queued chunks onto the contiguous tier."""
+        if self._flat_start and self._flat_start * 2 >= len(self._flat):
+            del self._flat[: self._flat_start]
+            self._scanned -= self._flat_start
+            self._flat_start = 0
+        if self._chunks and self._head_start:
+            with memoryview(self._chunks.popleft()) as head:
+                self._flat += head[self._head_start :]
+            self._head_start = 0
+        while self._chunks:
+            self._flat += self._chunks.popleft()
+
+    def _take_flat(self, count: int) -> bytes:
+        start = self._flat_start
+        with memoryview(self._flat) as view:
+            chunk = bytes(view[start : start + count])
+        self._flat_start = start + count
+        self._size -= count
+        self._scanned = self._flat_start
+        if self._flat_start == len(self._flat):
+            self._flat.clear()
+            self._flat_start = self._scanned = 0
         return chunk
 
     def take(self, max_bytes: int) -> bytes:
-        """Remove and return up to ``max_bytes`` bytes (``b""`` when empty)."""
-        return self._consume(min(max_bytes, len(self._data)))
+        """Remove and return up to ``max_bytes`` bytes (``b""`` when empty).
+
+        May return fewer than are buffered: at most one received chunk at a time, so
+        that a chunk which fits is handed on without a copy.
+        """
+        if self._flat_start < len(self._flat):
+            return self._take_flat(min(max_bytes, len(self._flat) - self._flat_start))
+        if not self._chunks:
+            return b""
+        head = self._chunks[0]
+        start = self._head_start
+        if start == 0 and len(head) <= max_bytes:
+            self._chunks.popleft()
+            self._size -= len(head)
+            return head
+        end = min(len(head), start + max_bytes)
+        piece = head[start:end]
+        self._size -= end - start
+        if end == len(head):
+            self._chunks.popleft()
+            self._head_start = 0
+        else:
+            self._head_start = end
+        return piece
 
     def take_all(self) -> bytes:
         """Remove and return everything buffered."""
-        return self._consume(len(self._data))
+        self._flatten()
+        return self._take_flat(len(self._flat) - self._flat_start)
 
     def take_exactly(self, count: int) -> bytes | None:
         """Remove and return exactly ``count`` bytes, or ``None`` if fewer are buffered."""
-        if len(self._data) < count:
+        if self._size < count:
             return None
-        return self._consume(count)
+        if not self._flat and self._chunks and len(self._chunks[0]) - self._head_start >= count:
+            return self.take(count)
+        self._flatten()
+        return self._take_flat(count)
 
     def take_until(self, delimiter: bytes, max_bytes: int) -> bytes | None:
         """Remove and return the bytes before ``delimiter``; the delimiter is dropped.
@@ -86,13 +146,15 @@ class ReceiveBuffer:
             DelimiterNotFound: ``max_bytes`` bytes are buffered and the delimiter does
                 not start within them.  The buffer is left untouched.
         """
-        index = self._data.find(delimiter, 0, max_bytes + len(delimiter))
-        if index < 0 or index > max_bytes:
-            if len(self._data) >= max_bytes + len(delimiter):
+        self._flatten()
+        start = self._flat_start
+        index = self._flat.find(delimiter, start, start + max_bytes + len(delimiter))
+        if index < 0:
+            if self._size >= max_bytes + len(delimiter):
                 raise DelimiterNotFound(delimiter, max_bytes)
             return None
-        chunk = self._consume(index + len(delimiter))
-        return chunk[:index]
+        frame = self._take_flat(index - start + len(delimiter))
+        return frame[: index - start]
 
     def take_line(self, limit: int = DEFAULT_LINE_LIMIT) -> bytes | None:
         """Remove and return one line without its ``\\n`` or ``\\r\\n`` terminator.
@@ -103,20 +165,22 @@ class ReceiveBuffer:
             LineTooLong: the line is longer than ``limit`` bytes (terminator not
                 counted).  The buffer is left untouched.
         """
-        index = self._data.find(b"\n", self._scanned)
+        self._flatten()
+        start = self._flat_start
+        index = self._flat.find(b"\n", max(self._scanned, start))
         if index < 0:
-            self._scanned = len(self._data)
-            pending = len(self._data)
-            if self._data.endswith(b"\r"):
+            self._scanned = len(self._flat)
+            pending = self._size
+            if self._flat.endswith(b"\r"):
                 pending -= 1  # may turn out to be half of a terminator
             if pending > limit:
                 raise LineTooLong(limit)
             return None
-        end = index - 1 if index > 0 and self._data[index - 1] == 0x0D else index
-        if end > limit:
+        end = index - 1 if index > start and self._flat[index - 1] == 0x0D else index
+        if end - start > limit:
             raise LineTooLong(limit)
-        line = self._consume(index + 1)
-        return line[:end]
+        line = self._take_flat(index - start + 1)
+        return line[: end - start]
 
     def take_last_line(self, limit: int = DEFAULT_LINE_LIMIT) -> bytes | None:
         """At end of input: return what is left as a final, unterminated line.
@@ -126,8 +190,8 @@ class ReceiveBuffer:
         Raises:
             LineTooLong: the remainder is longer than ``limit`` bytes.
         """
-        if not self._data:
+        if not self._size:
             return None
-        if len(self._data) > limit:
+        if self._size > limit:
             raise LineTooLong(limit)
         return self.take_all()

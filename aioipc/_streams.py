@@ -8,12 +8,14 @@ Why a protocol and not :class:`asyncio.StreamReader`: the reader keeps its own b
 and wakes its waiter through an extra layer; here the protocol feeds one
 :class:`~aioipc._framing.ReceiveBuffer` and wakes at most one future per receive.  When
 a receiver is already waiting and the buffer is empty, the chunk the transport read is
-handed to it as is — no copy through the buffer.  A cancelled receiver puts such a
+handed to it as is — no copy through the buffer — and chunks that queue up are kept
+whole, so a later ``receive()`` hands them on without a copy as well.  A cancelled receiver puts such a
 chunk back, so cancellation never loses data.
 
-``BufferedProtocol`` was measured and does not pay for ``receive()`` returning
-``bytes``: reading into a reused buffer still needs a copy out, which costs what the
-transport's own ``bytes`` allocation costs.
+``BufferedProtocol`` is not used yet: ``receive()`` returns ``bytes``, and reading
+into a reused buffer would need a copy out, which is what the transport's own ``bytes``
+costs.  Where it might pay (the default loop's 256 KiB reads) is for the benchmark
+suite to show.
 """
 
 from __future__ import annotations

@@ -134,3 +134,53 @@ def test_unread_puts_bytes_back_in_front() -> None:
     buffer.feed(b"world\n")
     buffer.unread(b"hello ")
     assert buffer.take_line() == b"hello world"
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("feed"), st.binary(min_size=1, max_size=40)),
+        st.tuples(st.just("take"), st.integers(min_value=1, max_value=50)),
+        st.tuples(st.just("exactly"), st.integers(min_value=0, max_value=50)),
+        st.tuples(st.just("line"), st.just(0)),
+        st.tuples(st.just("unread"), st.binary(min_size=1, max_size=10)),
+    ),
+    max_size=60,
+)
+
+
+@given(operations)
+def test_any_mix_of_operations_matches_a_plain_bytes_model(ops: list[tuple[str, object]]) -> None:
+    buffer = ReceiveBuffer()
+    model = b""
+    for name, argument in ops:
+        if name == "feed":
+            assert isinstance(argument, bytes)
+            buffer.feed(argument)
+            model += argument
+        elif name == "unread":
+            assert isinstance(argument, bytes)
+            buffer.unread(argument)
+            model = argument + model
+        elif name == "take":
+            assert isinstance(argument, int)
+            got = buffer.take(argument)
+            assert 0 < len(got) <= argument or not model
+            assert model.startswith(got)
+            model = model[len(got) :]
+        elif name == "exactly":
+            assert isinstance(argument, int)
+            got = buffer.take_exactly(argument)
+            if argument <= len(model):
+                assert got == model[:argument]
+                model = model[argument:]
+            else:
+                assert got is None
+        else:
+            line = buffer.take_line(limit=10_000)
+            if b"\n" in model:
+                raw, model = model.split(b"\n", 1)
+                assert line == (raw[:-1] if raw.endswith(b"\r") else raw)
+            else:
+                assert line is None
+        assert len(buffer) == len(model)
+    assert buffer.take_all() == model
