@@ -9,8 +9,8 @@ and wakes its waiter through an extra layer; here the protocol feeds one
 :class:`~aioipc._framing.ReceiveBuffer` and wakes at most one future per receive.  When
 a receiver is already waiting and the buffer is empty, the chunk the transport read is
 handed to it as is — no copy through the buffer — and chunks that queue up are kept
-whole, so a later ``receive()`` hands them on without a copy as well.  A cancelled receiver puts such a
-chunk back, so cancellation never loses data.
+whole, so a later ``receive()`` hands them on without a copy as well.  A cancelled
+receiver puts such a chunk back, so cancellation never loses data.
 
 ``BufferedProtocol`` is not used yet: ``receive()`` returns ``bytes``, and reading
 into a reused buffer would need a copy out, which is what the transport's own ``bytes``
