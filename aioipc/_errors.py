@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import errno
 import subprocess
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import anyio
 
@@ -24,8 +23,8 @@ __all__ = [
     "IncompleteRead",
     "LineTooLong",
     "NotMainThreadError",
+    "PipelineError",
     "ProcessError",
-    "map_os_errors",
 ]
 
 #: How many bytes of a child's stderr an error message quotes.
@@ -64,14 +63,16 @@ class IncompleteRead(IPCError, anyio.IncompleteRead):
     """The stream ended before the requested number of bytes arrived.
 
     ``partial`` holds the bytes that did arrive, so nothing read is lost;
-    ``expected`` is the number that was asked for.
+    ``expected`` is the number that was asked for, or ``None`` when a delimiter was
+    awaited instead.
     """
 
-    def __init__(self, partial: bytes, expected: int) -> None:
-        Exception.__init__(
-            self,
-            f"the stream ended after {len(partial)} of {expected} expected bytes",
-        )
+    def __init__(self, partial: bytes, expected: int | None, *, awaited: str = "") -> None:
+        if expected is not None:
+            message = f"the stream ended after {len(partial)} of {expected} expected bytes"
+        else:
+            message = f"the stream ended after {len(partial)} bytes, before {awaited}"
+        Exception.__init__(self, message)
         self.partial = partial
         self.expected = expected
 
@@ -173,18 +174,49 @@ class ProcessError(IPCError, subprocess.CalledProcessError):
         return text
 
 
-@contextmanager
-def map_os_errors(what: str) -> Iterator[None]:
-    """Translate the OS errors of a stream operation into aioipc's vocabulary.
+def _how_it_ended(returncode: int) -> str:
+    import signal
 
-    ``what`` names the channel for the message (``"pipe fd 7"``).  The original
-    exception is kept as ``__cause__``.  Errors with no aioipc meaning pass through.
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with status {returncode}"
+
+
+class PipelineError(ProcessError):
+    """One or more stages of a pipeline failed (pipefail).
+
+    ``failed_stages`` lists each failed stage as ``(position, argv, returncode, pid)``,
+    positions counting from 1.  The inherited ``argv``, ``returncode`` and ``pid`` are
+    those of the last failed stage -- the status a shell's ``pipefail`` reports --
+    and ``stdout`` holds the pipeline's output when it was read with
+    ``communicate()``.
     """
-    try:
-        yield
-    except BrokenPipeError as exc:
-        if isinstance(exc, BrokenPipe):
-            raise
-        raise BrokenPipe(f"cannot write to {what}: the reading end is closed") from exc
-    except ConnectionResetError as exc:
-        raise anyio.BrokenResourceError(f"{what} was reset by the peer") from exc
+
+    def __init__(
+        self,
+        failed_stages: Sequence[tuple[int, Sequence[str], int, int | None]],
+        *,
+        length: int,
+        stdout: bytes | None = None,
+    ) -> None:
+        if not failed_stages:
+            raise ValueError("PipelineError needs at least one failed stage")
+        _, argv, returncode, pid = failed_stages[-1]
+        super().__init__(argv, returncode, pid=pid, stdout=stdout)
+        self.failed_stages = [
+            (position, list(stage_argv), code, stage_pid)
+            for position, stage_argv, code, stage_pid in failed_stages
+        ]
+        self.length = length
+
+    def __str__(self) -> str:
+        parts = []
+        for position, argv, returncode, pid in self.failed_stages:
+            where = f" (pid {pid})" if pid is not None else ""
+            parts.append(
+                f"stage {position} of {self.length}, {argv!r}{where}, {_how_it_ended(returncode)}"
+            )
+        return "pipeline failed: " + "; ".join(parts)

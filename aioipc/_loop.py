@@ -132,7 +132,9 @@ def run(
         raise TypeError(f"run() needs a coroutine, such as main(), not {main!r}")
     try:
         factory = loop_factory(loop)
-    except ValueError:
+        if asyncio._get_running_loop() is not None:
+            raise RuntimeError("aioipc.run() cannot be called while an event loop is running")
+    except (ValueError, RuntimeError):
         main.close()
         raise
     with asyncio.Runner(debug=debug, loop_factory=factory) as runner:

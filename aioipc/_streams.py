@@ -21,6 +21,7 @@ suite to show.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import socket
 import stat
@@ -139,12 +140,11 @@ class Stream(ByteStream):
     one may send; a second gets :class:`anyio.BusyResourceError`.
     """
 
-    def __init__(self, *, eol: bytes = b"\n", encoding: str = "utf-8") -> None:
+    def __init__(self, *, eol: bytes = b"\n") -> None:
         """Streams are made by the ``from_*`` constructors; this sets common state."""
         _check_eol(eol)
         self._loop = asyncio.get_running_loop()
         self._eol = eol
-        self._encoding = encoding
         self._buffer = ReceiveBuffer()
         self._read_transport: asyncio.ReadTransport | None = None
         self._write_transport: asyncio.WriteTransport | None = None
@@ -178,8 +178,10 @@ class Stream(ByteStream):
     ) -> Stream:
         """Wrap a connected stream socket (TCP, Unix, or a socketpair end).
 
-        The stream takes ownership of ``sock``.  ``eol`` is what :meth:`send_line`
-        writes: ``b"\\r\\n"`` on Internet sockets and ``b"\\n"`` elsewhere unless given.
+        Arguments are checked first and an invalid call leaves ``sock`` to the caller;
+        from then on the stream owns it and closes it on any later error.  ``eol`` is
+        what :meth:`send_line` writes: ``b"\\r\\n"`` on Internet sockets and
+        ``b"\\n"`` elsewhere unless given.
         TCP sockets get ``TCP_NODELAY``: IPC messages are small and latency matters.
 
         Raises:
@@ -221,13 +223,16 @@ class Stream(ByteStream):
         fd: int,
         mode: str,
         *,
-        eol: bytes = b"\n",
+        eol: bytes | None = None,
         child_pid: int | None = None,
     ) -> Stream:
         """Wrap a pipe, FIFO, character device (a pty) or socket fd.
 
         ``mode`` is ``"r"`` (read end), ``"w"`` (write end) or ``"rw"`` (both ways,
-        for a pty master or a socket).  The stream takes ownership of ``fd``.  The fd
+        for a pty master or a socket).  ``eol`` defaults as in :meth:`from_socket` for
+        a socket and to ``b"\\n"`` otherwise.  Arguments are checked first and an
+        invalid call leaves ``fd`` to the caller; from then on the stream owns it and
+        closes it on any later error.  The fd
         is switched to non-blocking mode; that flag belongs to the open file
         description, so every process sharing it sees the change.
 
@@ -239,14 +244,20 @@ class Stream(ByteStream):
         """
         if mode not in ("r", "w", "rw"):
             raise ValueError(f"mode must be 'r', 'w' or 'rw', not {mode!r}")
-        _check_eol(eol)
+        if eol is not None:
+            _check_eol(eol)
         kind = os.fstat(fd).st_mode
         if stat.S_ISSOCK(kind):
             sock = socket.socket(fileno=fd)
-            if mode != "rw":
-                sock.detach()
-                raise ValueError("a socket fd is two-way: open it with mode='rw'")
+            if mode != "rw" or sock.type != socket.SOCK_STREAM:
+                sock.detach()  # the caller keeps the fd: arguments are checked first
+                raise ValueError(
+                    f"fd {fd} is a {sock.type.name} socket; "
+                    "only a SOCK_STREAM socket, opened with mode='rw', is a stream"
+                )
             return await cls.from_socket(sock, eol=eol, child_pid=child_pid)
+        if eol is None:
+            eol = b"\n"
         if not (stat.S_ISFIFO(kind) or stat.S_ISCHR(kind)):
             raise ValueError(
                 f"fd {fd} is not a pipe, FIFO, terminal or socket; "
@@ -275,8 +286,9 @@ class Stream(ByteStream):
     ) -> Stream:
         """Join a read fd and a write fd (a child's stdout and stdin, say) into one stream.
 
-        Either may be ``None`` for a one-way stream.  The stream owns both fds; on
-        any error, both are closed.
+        Either may be ``None`` for a one-way stream.  Arguments are checked first and
+        an invalid call leaves the fds to the caller; from then on the stream owns
+        both and closes them on any later error.
 
         Raises:
             ValueError: both fds are ``None``.
@@ -394,7 +406,8 @@ class Stream(ByteStream):
 
     def _on_connection_lost(self, protocol: _ChannelProtocol, exc: Exception | None) -> None:
         if protocol.reads:
-            if exc is None:
+            # A pty master reads EIO once the slave side is closed: that is its EOF.
+            if exc is None or (isinstance(exc, OSError) and exc.errno == errno.EIO):
                 self._eof = True
             elif self._read_error is None:
                 self._read_error = exc
@@ -468,6 +481,8 @@ class Stream(ByteStream):
             raise ValueError(f"max_bytes must be at least 1, not {max_bytes}")
         with self._receive_guard:
             while True:
+                if self._closed:
+                    raise anyio.ClosedResourceError
                 if self._buffer:
                     data = self._buffer.take(max_bytes)
                     if self._read_paused:
@@ -486,6 +501,8 @@ class Stream(ByteStream):
         """Feed the buffer until ``take`` returns a frame; ``at_eof`` decides at EOF."""
         with self._receive_guard:
             while True:
+                if self._closed:
+                    raise anyio.ClosedResourceError
                 frame = take()
                 if frame is not None:
                     if self._read_paused:
@@ -538,7 +555,9 @@ class Stream(ByteStream):
             raise ValueError(f"max_bytes must be at least 1, not {max_bytes}")
 
         def at_eof() -> bytes:
-            raise IncompleteRead(self._buffer.take_all(), max_bytes)
+            raise IncompleteRead(
+                self._buffer.take_all(), None, awaited=f"the delimiter {delimiter!r}"
+            )
 
         return await self._fill_until(
             lambda: self._buffer.take_until(delimiter, max_bytes), at_eof=at_eof
@@ -550,6 +569,7 @@ class Stream(ByteStream):
         A last line with no terminator is still returned; after it, EOF raises.
 
         Raises:
+            ValueError: ``limit`` is less than 1.
             aioipc.LineTooLong: the line exceeds ``limit`` bytes; its bytes stay
                 buffered, so the stream remains usable.
             anyio.EndOfStream: no more lines.
@@ -571,7 +591,7 @@ class Stream(ByteStream):
         """Iterate over lines (terminators removed) until end of stream.
 
         Raises:
-            aioipc.LineTooLong: as :meth:`readline`.
+            ValueError, aioipc.LineTooLong: as :meth:`readline`.
         """
         while True:
             try:
@@ -599,8 +619,10 @@ class Stream(ByteStream):
     async def send(self, item: bytes) -> None:
         """Send all of ``item``; wait while the channel's buffer is above its limit.
 
-        At most about 64 KiB stays queued in the transport, so a slow reader slows the
-        sender down instead of making memory grow.  If a send is cancelled while
+        Once more than 64 KiB is queued in the transport, ``send()`` waits for the
+        channel to drain before returning, so a slow reader slows the sender down
+        instead of making memory grow: at most 64 KiB plus the item being sent is
+        ever queued.  If a send is cancelled while
         waiting, its data is already queued and will still be written.
 
         Raises:
@@ -638,13 +660,19 @@ class Stream(ByteStream):
     async def send_line(self, line: str | bytes) -> None:
         """Send ``line`` followed by the stream's end-of-line (see :attr:`eol`).
 
-        A ``str`` is encoded as UTF-8 (or the stream's encoding).
+        A ``str`` is encoded as UTF-8.
 
         Raises:
+            TypeError: ``line`` is neither ``str`` nor bytes-like.
             ValueError: ``line`` already contains a newline.
             aioipc.BrokenPipe, anyio.ClosedResourceError: as :meth:`send`.
         """
-        data = line.encode(self._encoding) if isinstance(line, str) else bytes(line)
+        if isinstance(line, str):
+            data = line.encode()
+        elif isinstance(line, bytes | bytearray | memoryview):
+            data = bytes(line)
+        else:
+            raise TypeError(f"send_line() takes str or bytes, not {type(line).__name__}")
         if b"\n" in data:
             raise ValueError("send_line() got a line that contains a newline")
         await self.send(data + self._eol)
@@ -740,7 +768,7 @@ def _format_address(family: int, address: Any) -> Any:
 
 
 async def socketpair(*, eol: bytes = b"\n") -> tuple[Stream, Stream]:
-    """Return two connected :class:`Stream` objects over a Unix socketpair.
+    r"""Return two connected :class:`Stream` objects over a Unix socketpair.
 
     Raises:
         ValueError: ``eol`` is not ``b"\n"`` or ``b"\r\n"``.

@@ -1,7 +1,8 @@
 """A reusable conformance suite for byte streams.
 
-Every byte channel aioipc offers — pipe, FIFO, pty, socketpair, TCP, Unix socket —
-must behave the same way.  These checks pin that behaviour down, and they are public
+Every byte channel aioipc offers must behave the same way.  aioipc's own tests run
+these checks on pipes, socketpairs, TCP and Unix sockets (FIFOs and ptys join them
+with their openers).  These checks pin that behaviour down, and they are public
 so that code which builds its own channels on :class:`aioipc.Stream` can run them too::
 
     from aioipc.testing import check_two_way_stream
@@ -33,9 +34,20 @@ from ._streams import Stream
 __all__ = [
     "ONE_WAY_CHECKS",
     "PairFactory",
+    "check_back_pressure",
+    "check_cancel_receive",
+    "check_cancel_send",
+    "check_close_own_stream_while_waiting",
+    "check_close_while_peer_waits",
+    "check_concurrent_receive_refused",
+    "check_end_of_stream",
+    "check_half_close",
     "check_half_closeable_stream",
     "check_one_way_stream",
+    "check_receive_limit",
+    "check_send_receive",
     "check_two_way_stream",
+    "check_use_after_close",
 ]
 
 PairFactory = Callable[[], Awaitable[tuple[Stream, Stream]]]

@@ -19,7 +19,7 @@ async def socketpair_pair() -> tuple[Stream, Stream]:
     return await aioipc.socketpair()
 
 
-def _connected_sockets(family: int, address: object) -> tuple[socket.socket, socket.socket]:
+def connected_sockets(family: int, address: object) -> tuple[socket.socket, socket.socket]:
     # Connecting to a listening socket on this host completes from the backlog, so the
     # blocking calls here return at once.
     with socket.socket(family, socket.SOCK_STREAM) as listener:
@@ -41,13 +41,13 @@ async def _wrap(client: socket.socket, server: socket.socket) -> tuple[Stream, S
 
 
 async def tcp_pair() -> tuple[Stream, Stream]:
-    return await _wrap(*_connected_sockets(socket.AF_INET, ("127.0.0.1", 0)))
+    return await _wrap(*connected_sockets(socket.AF_INET, ("127.0.0.1", 0)))
 
 
 async def unix_pair() -> tuple[Stream, Stream]:
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "sock")
-        sockets = _connected_sockets(socket.AF_UNIX, path)
+        sockets = connected_sockets(socket.AF_UNIX, path)
     return await _wrap(*sockets)
 
 

@@ -13,7 +13,7 @@ import anyio
 import pytest
 from anyio.abc import SocketAttribute
 from anyio.streams.text import TextStream
-from streams_pairs import tcp_pair, unix_pair
+from streams_pairs import connected_sockets, tcp_pair, unix_pair
 
 import aioipc
 from aioipc import BrokenPipe, IncompleteRead, LineTooLong, Stream, StreamAttribute
@@ -275,3 +275,67 @@ async def test_aclose_flushes_queued_output_to_a_slow_reader() -> None:
 def test_stream_needs_a_running_loop() -> None:
     with pytest.raises(RuntimeError):
         Stream()
+
+
+def _tcp_sockets() -> tuple[socket.socket, socket.socket]:
+    return connected_sockets(socket.AF_INET, ("127.0.0.1", 0))
+
+
+async def test_receive_after_aclose_raises_even_with_data_buffered() -> None:
+    left, right = await aioipc.socketpair()
+    await left.send(b"buffered")
+    await left.aclose()
+    assert await right.receive(1) == b"b"  # data is in right's buffer now
+    await right.aclose()
+    with pytest.raises(anyio.ClosedResourceError):
+        await right.receive()
+    with pytest.raises(anyio.ClosedResourceError):
+        await right.readline()
+
+
+async def test_from_fd_on_a_tcp_socket_fd_uses_crlf_and_refuses_datagram_sockets() -> None:
+    client, server = _tcp_sockets()
+    stream = await Stream.from_fd(client.detach(), "rw")
+    async with stream:
+        assert stream.eol == b"\r\n"
+    server.close()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        with pytest.raises(ValueError, match="SOCK_DGRAM socket"):
+            await Stream.from_fd(udp.fileno(), "rw")
+        assert udp.fileno() >= 0  # still the caller's
+
+
+async def test_pty_master_sees_end_of_stream_when_the_slave_closes() -> None:
+    master, slave = pty.openpty()
+    term = await Stream.from_fd(master, "rw")
+    async with term:
+        os.write(slave, b"bye\n")
+        os.close(slave)
+        assert [line async for line in term.lines()] == [b"bye"]
+
+
+async def test_send_line_refuses_non_text() -> None:
+    left, right = await aioipc.socketpair()
+    async with left, right:
+        with pytest.raises(TypeError, match="str or bytes, not int"):
+            await left.send_line(3)  # type: ignore[arg-type]
+
+
+async def test_receive_until_at_eof_names_the_delimiter() -> None:
+    left, right = await aioipc.socketpair()
+    async with left, right:
+        await left.send(b"no end")
+        await left.send_eof()
+        with pytest.raises(IncompleteRead, match=r"6 bytes, before the delimiter b'\\x00'"):
+            await right.receive_until(b"\0", 100)
+
+
+def test_run_inside_a_running_loop_is_refused_without_a_never_awaited_warning() -> None:
+    async def inner() -> None:
+        return None
+
+    async def outer() -> None:
+        with pytest.raises(RuntimeError, match="while an event loop is running"):
+            aioipc.run(inner())
+
+    aioipc.run(outer())
