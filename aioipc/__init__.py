@@ -8,6 +8,9 @@ from ._errors import IPCTimeoutError as IPCTimeoutError
 from ._errors import LineTooLong as LineTooLong
 from ._errors import NotMainThreadError as NotMainThreadError
 from ._errors import ProcessError as ProcessError
+from ._fork import ForkedProcess as ForkedProcess
+from ._fork import open_fork as open_fork
+from ._fork import spawn_detached as spawn_detached
 from ._loop import loop_factory as loop_factory
 from ._loop import new_event_loop as new_event_loop
 from ._loop import run as run
@@ -31,6 +34,7 @@ from ._version import __version__ as __version__
 __all__ = (
     "BrokenPipe",
     "DelimiterNotFound",
+    "ForkedProcess",
     "IPCError",
     "IPCTimeoutError",
     "IncompleteRead",
@@ -50,10 +54,12 @@ __all__ = (
     "loop_factory",
     "new_event_loop",
     "on_signal",
+    "open_fork",
     "open_signal_stream",
     "pipe",
     "run",
     "signal_name",
     "signal_number",
     "socketpair",
+    "spawn_detached",
 )

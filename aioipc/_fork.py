@@ -84,7 +84,7 @@ import signal
 import socket
 import sys
 import traceback
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
@@ -92,6 +92,7 @@ from typing import Any, NoReturn, TypeAlias
 
 from . import _signal_hub
 from ._children import Child, ExitStatus, run_to_completion, watch_child
+from ._errors import ProcessError
 from ._loop import loop_factory
 from ._signal_names import SignalLike
 from ._streams import Stream
@@ -848,8 +849,8 @@ def _fork_stdio(value: object, name: str) -> int | None:
     """Validate an open_fork stdio argument: None, PIPE, DEVNULL, STDOUT, an fd or a file."""
     if value is None:
         return None
-    if value in (PIPE, DEVNULL):
-        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value in (PIPE, DEVNULL):
+        return value
     if value == STDOUT:
         if name != "stderr":
             raise ValueError(f"{name}=STDOUT makes no sense; STDOUT is for stderr")
@@ -857,81 +858,76 @@ def _fork_stdio(value: object, name: str) -> int | None:
     return _fd_of(value, name)
 
 
+def _describe(func: Callable[..., object]) -> str:
+    """How a forked child is named in messages: ``<fork of module.function>``."""
+    name = getattr(func, "__qualname__", None) or type(func).__qualname__
+    module = getattr(func, "__module__", None)
+    return f"<fork of {module}.{name}>" if module else f"<fork of {name}>"
+
+
+@dataclass(slots=True)
+class _ForkRequest:
+    """The checked arguments of one open_fork() call."""
+
+    func: Callable[..., object]
+    args: tuple[Any, ...]
+    stdio: tuple[int | None, int | None, int | None]
+    channel: bool
+    credentials: _Credentials | None
+    cwd: str | bytes | None
+    new_session: bool
+    pass_fds: tuple[int, ...]
+    check: bool
+    grace: float
+
+
 @dataclass(slots=True)
 class _Started:
-    """A forked child, set up and about to run its function, and the parent's ends."""
+    """A forked child that has set itself up, and the parent's ends of its channels."""
 
     child: Child
-    stdin: Stream | None
-    stdout: Stream | None
-    stderr: Stream | None
-    channel: Stream | None
+    stdin: int | None
+    stdout: int | None
+    stderr: int | None
+    channel: socket.socket | None
 
 
-async def _start_fork(
-    func: Callable[..., object],
-    args: tuple[Any, ...],
-    *,
-    stdin: object,
-    stdout: object,
-    stderr: object,
-    channel: bool,
-    user: str | int | None,
-    group: str | int | None,
-    cwd: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None,
-    new_session: bool,
-    pass_fds: Sequence[int],
-    grace: float,
-) -> _Started:
-    """Fork, wait until the child has set itself up, and wrap the parent's ends."""
-    if not callable(func):
-        raise TypeError(f"open_fork() needs a function to run in the child, not {func!r}")
-    specs = (
-        _fork_stdio(stdin, "stdin"),
-        _fork_stdio(stdout, "stdout"),
-        _fork_stdio(stderr, "stderr"),
-    )
-    credentials = _resolve_credentials(user, group)
-    plan_cwd = os.fspath(cwd) if cwd is not None else None
-    kept = tuple(_fd_of(fd, "pass_fds") for fd in pass_fds)
+async def _start_fork(request: _ForkRequest) -> _Started:
+    """Fork, wait until the child has set itself up, and return the parent's ends.
+
+    On any failure nothing is left: fds are closed and the child is stopped and reaped.
+    """
     loop = asyncio.get_running_loop()
-
     child_ends: list[int] = []  # closed in the parent right after the fork
     parent_ends: list[int | None] = [None, None, None]
-    sockets: list[socket.socket] = []
+    parent_sock: socket.socket | None = None
+    child_sock: socket.socket | None = None
     report_r = report_w = -1
     try:
         sources: list[int | None] = []
-        for index, spec in enumerate(specs):
+        for index, spec in enumerate(request.stdio):
             if spec != PIPE:
                 sources.append(spec)
                 continue
             read_end, write_end = os.pipe2(os.O_CLOEXEC)
-            if index == 0:
-                sources.append(read_end)
-                child_ends.append(read_end)
-                parent_ends[0] = write_end
-            else:
-                sources.append(write_end)
-                child_ends.append(write_end)
-                parent_ends[index] = read_end
-        parent_sock: socket.socket | None = None
-        child_sock: socket.socket | None = None
-        if channel:
+            ours, theirs = (write_end, read_end) if index == 0 else (read_end, write_end)
+            sources.append(theirs)
+            child_ends.append(theirs)
+            parent_ends[index] = ours
+        if request.channel:
             parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            sockets += [parent_sock, child_sock]
         report_r, report_w = os.pipe2(os.O_CLOEXEC)
         mask: list[set[int]] = []
         plan = _ForkPlan(
-            func=func,
-            args=args,
+            func=request.func,
+            args=request.args,
             stdio=(sources[0], sources[1], sources[2]),
             channel=child_sock,
             report_fd=report_w,
-            pass_fds=kept,
-            cwd=plan_cwd,
-            new_session=new_session,
-            credentials=credentials,
+            pass_fds=request.pass_fds,
+            cwd=request.cwd,
+            new_session=request.new_session,
+            credentials=request.credentials,
             signal_mask=set(),
             parent_sockets=(parent_sock,) if parent_sock is not None else (),
         )
@@ -945,154 +941,169 @@ async def _start_fork(
         for fd in (*child_ends, *parent_ends, report_r, report_w):
             if fd is not None and fd >= 0:
                 os.close(fd)
-        for sock in sockets:
-            sock.close()
+        for sock in (parent_sock, child_sock):
+            if sock is not None:
+                sock.close()
         raise
-    # The parent: close the child's ends at once (perlipc: "Avoiding Pipe Deadlocks").
+    # The parent closes the child's ends at once (perlipc: "Avoiding Pipe Deadlocks").
     for fd in (*child_ends, report_w):
         os.close(fd)
     if child_sock is not None:
         child_sock.close()
+
+    def close_ours() -> None:
+        for fd in (*parent_ends, report_r):
+            if fd is not None and fd >= 0:
+                os.close(fd)
+        if parent_sock is not None:
+            parent_sock.close()
+
     try:
-        child = watch_child(pid, own_group=new_session, loop=loop)
+        child = watch_child(pid, own_group=request.new_session, loop=loop)
     except BaseException:
         # No watcher (out of fds, say): kill and reap by hand, so no zombie is left.
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)  # noqa: ASYNC222 - SIGKILLed: it is gone at once
-        for fd in (*parent_ends, report_r):
-            if fd is not None:
-                os.close(fd)
-        if parent_sock is not None:
-            parent_sock.close()
+        close_ours()
         raise
-    streams: list[Stream] = []
-    wrapped: list[Stream | None] = [None, None, None, None]
     try:
-        try:
-            report = await _read_until_eof(report_r, [])
-        finally:
-            os.close(report_r)
-        if report:
-            # The child reported why its setup failed, and is exiting by itself.
-            error = _decode_error(report.splitlines()[0], "open_fork(): the child could not")
-            await run_to_completion(child.wait())
-            raise error
-        for index, fd in enumerate(parent_ends):
-            if fd is None:
-                continue
-            parent_ends[index] = None  # the stream owns it now, even if this fails
-            if index == 0:
-                stream = await Stream.from_pipe_fds(write_fd=fd, child_pid=pid)
-            else:
-                stream = await Stream.from_pipe_fds(read_fd=fd, child_pid=pid)
-            wrapped[index] = stream
-            streams.append(stream)
-        if parent_sock is not None:
-            sock, parent_sock = parent_sock, None
-            wrapped[3] = stream = await Stream.from_socket(sock, child_pid=pid)
-            streams.append(stream)
+        report = await _read_until_eof(report_r, [])
     except BaseException:
-        for fd in parent_ends:
-            if fd is not None:
-                os.close(fd)
-        if parent_sock is not None:
-            parent_sock.close()
-        await run_to_completion(_abandon(child, streams, grace))
+        close_ours()
+        await run_to_completion(child.shutdown(request.grace))
         raise
-    return _Started(child, wrapped[0], wrapped[1], wrapped[2], wrapped[3])
-
-
-async def _abandon(child: Child, streams: list[Stream], grace: float) -> None:
-    """Close the parent's ends and stop the child: SIGTERM, grace, SIGKILL, reap."""
-    for stream in streams:
-        await stream.aclose()
-    if child.status is None:
-        await child.shutdown(grace)
+    os.close(report_r)
+    report_r = -1
+    if report:
+        # The child said why its setup failed, and is exiting by itself.
+        close_ours()
+        await run_to_completion(child.wait())
+        raise _decode_error(report.splitlines()[0], "open_fork(): the child could not")
+    return _Started(child, parent_ends[0], parent_ends[1], parent_ends[2], parent_sock)
 
 
 class ForkedProcess:
-    """A forked child of :func:`open_fork`: its pid, its streams, its exit status.
+    """A forked child from :func:`open_fork`: pid, streams, signals, exit status.
 
-    The same interface as the process of ``open_process``: ``stdin``, ``stdout`` and
-    ``stderr`` are :class:`aioipc.Stream` objects where ``PIPE`` was asked for (None
-    otherwise), and ``channel`` is the parent's end of the socketpair with
-    ``channel=True``.
+    The interface of :class:`aioipc.Process` (what ``open_process`` gives), plus
+    ``channel``.  Leaving its ``async with`` block normally closes the parent's ends
+    (stdin first, then the channel, stdout and stderr) and waits for the child; leaving
+    by an exception or a cancellation stops it (SIGTERM, ``grace`` seconds, SIGKILL),
+    reaps it and closes everything, shielded from further cancellation.
+
+    Attributes:
+        argv: how the child is named in errors: ``["<fork of module.function>"]``.
+        pid: the child's process id.
+        stdin: a :class:`aioipc.Stream` to the child's stdin with ``stdin=PIPE``, else
+            None.
+        stdout, stderr: streams from the child's stdout and stderr, when piped.
+        channel: the parent's end of the socketpair with ``channel=True``, else None.
     """
 
-    def __init__(self, started: _Started, *, grace: float) -> None:
+    def __init__(
+        self,
+        child: Child,
+        argv: Sequence[str],
+        *,
+        stdin: Stream | None = None,
+        stdout: Stream | None = None,
+        stderr: Stream | None = None,
+        channel: Stream | None = None,
+        check: bool = False,
+        grace: float = DEFAULT_GRACE,
+    ) -> None:
         """Made by :func:`open_fork`."""
-        self._child = started.child
+        self.argv = list(argv)
+        self.pid = child.pid
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.channel = channel
+        self._child = child
+        self._check = check
         self._grace = grace
-        #: The child's process id.
-        self.pid = started.child.pid
-        #: Writes to the child's stdin, with ``stdin=PIPE``.
-        self.stdin = started.stdin
-        #: Reads the child's stdout, with ``stdout=PIPE``.
-        self.stdout = started.stdout
-        #: Reads the child's stderr, with ``stderr=PIPE``.
-        self.stderr = started.stderr
-        #: The parent's end of the socketpair, with ``channel=True``.
-        self.channel = started.channel
+        self._closed = False
 
     @property
     def returncode(self) -> int | None:
-        """The exit code, or minus the signal that killed the child; None while it runs."""
+        """The exit code, or minus the signal number; None while the child runs."""
         return self._child.returncode
 
     @property
     def status(self) -> ExitStatus | None:
-        """How the child ended (an :class:`ExitStatus`), or None while it runs."""
+        """The :class:`ExitStatus` once the child has ended, else None."""
         return self._child.status
 
-    async def wait(self) -> int:
-        """Wait for the child to exit and return its returncode (negative: a signal).
+    async def wait(self) -> ExitStatus:
+        """Wait for the child to end and return its :class:`ExitStatus`.
 
-        Cancelling the wait cancels only the wait; the child is still reaped.
+        Closes nothing and reads nothing.  Cancelling a ``wait()`` does not affect the
+        child, which is still reaped.
 
         Raises:
-            ChildProcessError: the child was reaped by someone else (a ``waitpid(-1)``
+            ChildProcessError: someone else reaped the child (a ``waitpid(-1)``
                 elsewhere), so its status is lost.
         """
-        return (await self._child.wait()).returncode
+        return await self._child.wait()
 
-    def send_signal(self, sig: SignalLike) -> None:
-        """Send ``sig`` to the child (through its pidfd); nothing once it has exited.
+    def send_signal(self, sig: SignalLike) -> bool:
+        """Send ``sig`` (number or name) to the child; False if it had already exited.
+
+        Goes through a pidfd, so a recycled pid is never hit.
 
         Raises:
-            TypeError, ValueError: an unknown signal.
+            TypeError, ValueError: not a signal.
             PermissionError: not allowed to signal the child.
         """
-        self._child.send_signal(sig)
+        return self._child.send_signal(sig)
 
-    def terminate(self) -> None:
-        """Send SIGTERM to the child (nothing once it has exited)."""
-        self._child.send_signal(signal.SIGTERM)
+    def terminate(self) -> bool:
+        """Send SIGTERM; False if the child had already exited."""
+        return self._child.send_signal(signal.SIGTERM)
 
-    def kill(self) -> None:
-        """Send SIGKILL to the child (nothing once it has exited)."""
-        self._child.send_signal(signal.SIGKILL)
-
-    async def aclose(self) -> None:
-        """Close the parent's ends of the pipes and the channel, then wait for the child.
-
-        Closing stdin (and the channel) is how the child learns there is no more input;
-        closing stdout and stderr means a child still writing gets ``EPIPE``
-        (``BrokenPipeError`` in Python) instead of blocking forever on a full pipe.
-        """
-        await run_to_completion(self._close_streams())
-        await self._child.wait()
-
-    async def _close_streams(self) -> None:
-        for stream in (self.stdin, self.channel, self.stdout, self.stderr):
-            if stream is not None:
-                await stream.aclose()
-
-    async def _abandon(self) -> None:
-        await _abandon(self._child, self._streams(), self._grace)
+    def kill(self) -> bool:
+        """Send SIGKILL; False if the child had already exited."""
+        return self._child.send_signal(signal.SIGKILL)
 
     def _streams(self) -> list[Stream]:
         found = (self.stdin, self.channel, self.stdout, self.stderr)
-        return [s for s in found if s is not None]
+        return [stream for stream in found if stream is not None]
+
+    async def aclose(self) -> None:
+        """Close the parent's ends and wait for the child to end (idempotent).
+
+        Closing stdin and the channel is how the child learns there is no more input;
+        a child still writing to a closed stdout or stderr gets ``EPIPE``
+        (``BrokenPipeError`` in Python) instead of blocking forever on a full pipe.
+
+        Raises:
+            aioipc.ProcessError: opened with ``check=True`` and the child did not exit
+                with status 0.
+            ChildProcessError: someone else reaped the child.
+        """
+        if not self._closed:
+            self._closed = True
+            try:
+                for stream in self._streams():
+                    await stream.aclose()
+            except BaseException:
+                await self._abort()
+                raise
+        status = await self._child.wait()
+        if self._check and not status.success:
+            raise ProcessError(self.argv, status.returncode, pid=self.pid)
+
+    async def _abort(self) -> None:
+        """Stop the child (SIGTERM, grace, SIGKILL), reap it, close everything."""
+        self._closed = True
+
+        async def stop() -> None:
+            with contextlib.suppress(ChildProcessError):
+                await self._child.shutdown(self._grace)
+            for stream in self._streams():
+                await stream.aclose()
+
+        await run_to_completion(stop())
 
     async def __aenter__(self) -> ForkedProcess:
         return self
@@ -1103,25 +1114,74 @@ class ForkedProcess:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is None:
+        if exc is None:
             await self.aclose()
         else:
-            await run_to_completion(self._abandon())
+            await self._abort()
 
     def __repr__(self) -> str:
-        return f"<aioipc.ForkedProcess pid={self.pid} {self._child.status or 'running'}>"
+        status = self._child.status
+        state = "running" if status is None else str(status)
+        return f"<aioipc.ForkedProcess pid={self.pid} {self.argv!r} {state}>"
+
+
+async def _make_process(request: _ForkRequest, started: _Started) -> ForkedProcess:
+    """Wrap the parent's ends in streams; on failure close them and stop the child."""
+    child = started.child
+    fds: list[int | None] = [started.stdin, started.stdout, started.stderr]
+    sock = started.channel
+    made: list[Stream | None] = [None, None, None, None]
+    try:
+        for index, fd in enumerate(fds):
+            if fd is None:
+                continue
+            fds[index] = None  # the stream owns it from here on, even if this fails
+            if index == 0:
+                made[0] = await Stream.from_pipe_fds(write_fd=fd, child_pid=child.pid)
+            else:
+                made[index] = await Stream.from_pipe_fds(read_fd=fd, child_pid=child.pid)
+        if sock is not None:
+            owned: socket.socket = sock
+            sock = None
+            made[3] = await Stream.from_socket(owned, child_pid=child.pid)
+    except BaseException:
+        for fd in fds:
+            if fd is not None:
+                os.close(fd)
+        if sock is not None:
+            sock.close()
+
+        async def stop() -> None:
+            with contextlib.suppress(ChildProcessError):
+                await child.shutdown(request.grace)
+            for stream in made:
+                if stream is not None:
+                    await stream.aclose()
+
+        await run_to_completion(stop())
+        raise
+    return ForkedProcess(
+        child,
+        [_describe(request.func)],
+        stdin=made[0],
+        stdout=made[1],
+        stderr=made[2],
+        channel=made[3],
+        check=request.check,
+        grace=request.grace,
+    )
 
 
 class _OpenFork(AbstractAsyncContextManager[ForkedProcess]):
-    def __init__(self, start: Callable[[], Coroutine[Any, Any, _Started]], grace: float) -> None:
-        self._start = start
-        self._grace = grace
+    def __init__(self, request: _ForkRequest) -> None:
+        self._request = request
         self._process: ForkedProcess | None = None
 
     async def __aenter__(self) -> ForkedProcess:
         if self._process is not None:
             raise RuntimeError("an open_fork() context can be entered only once")
-        self._process = ForkedProcess(await self._start(), grace=self._grace)
+        started = await _start_fork(self._request)
+        self._process = await _make_process(self._request, started)
         return self._process
 
     async def __aexit__(
@@ -1146,6 +1206,7 @@ def open_fork(
     cwd: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None = None,
     new_session: bool = False,
     pass_fds: Sequence[int] = (),
+    check: bool = False,
     grace: float = DEFAULT_GRACE,
 ) -> AbstractAsyncContextManager[ForkedProcess]:
     """Fork this program and run ``func(*args)`` in the child: perlipc's ``open(FH, "-|")``.
@@ -1167,11 +1228,11 @@ def open_fork(
     loop in the child).  What it returns becomes the child's exit status: None is 0, an
     int from 0 to 255 is that status; an exception prints its traceback on the child's
     stderr and exits 1 (``SystemExit`` behaves as it does in a program).  The child
-    always ends with ``os._exit``: the parent's ``atexit`` handlers and buffered output
-    never run in it.
+    always ends with ``os._exit``: the parent's ``atexit`` handlers, ``finally`` blocks
+    and buffered output never run in it.
 
-    Entering the block returns once the child has set itself up.  Leaving it closes the
-    parent's ends of the pipes and the channel and waits for the child; leaving by an
+    Entering the block returns a :class:`ForkedProcess` once the child has set itself
+    up.  Leaving it closes the parent's ends and waits for the child; leaving by an
     exception or cancellation sends SIGTERM, waits ``grace`` seconds, sends SIGKILL, and
     reaps -- shielded from further cancellation.
 
@@ -1179,43 +1240,52 @@ def open_fork(
         func: what the child runs.  With ``channel=True`` its first argument is the
             child's end of the socketpair: a blocking :class:`socket.socket` for a plain
             function, an :class:`aioipc.Stream` for an ``async`` one.
-        args: more arguments for ``func``.
+        args: more arguments for ``func`` (no pickling: the child is a copy of us).
         stdin, stdout, stderr: None to share the parent's, ``PIPE`` for a pipe to the
             parent (a :class:`aioipc.Stream` on the process), ``DEVNULL``, an fd or an
             open file; ``stderr=STDOUT`` shares stdout.
         channel: a socketpair between parent (``process.channel``) and child.
         user, group: drop privileges in the child to this user (name or uid) and group
-            (name or gid; by default the user's primary group, with the user's
+            (name or gid; by default the user's primary group, plus the user's
             supplementary groups), in the order setgroups, setgid, setuid, and verify.
         cwd: the directory the child changes to.
         new_session: start a new session (``setsid``): the child leads its own session
-            and process group, and a shutdown reaches the whole group.
+            and process group, and stopping it reaches the whole group.
         pass_fds: more fds to keep open in the child.
+        check: when the block is left normally, raise :class:`aioipc.ProcessError` if
+            the child did not exit with status 0.
         grace: seconds between SIGTERM and SIGKILL when the block is left by an error.
 
     Raises:
         TypeError: ``func`` is not callable, or a bad stdio, ``user`` or ``group`` type.
         ValueError: an unknown user or group, STDOUT for stdin or stdout, an fd that is
-            not open.
-        PermissionError: the child could not drop privileges (or the drop did not take
-            effect); FileNotFoundError, NotADirectoryError: ``cwd``; both raised here,
-            after the child has exited.
-        OSError: fork() failed (EAGAIN: too many processes).
+            not open, a negative ``grace``.
+        PermissionError: (entering the block) the child could not drop privileges, or
+            the drop did not take effect.
+        FileNotFoundError, NotADirectoryError: (entering the block) ``cwd``.
+        OSError: (entering the block) fork() failed (EAGAIN: too many processes).
+        aioipc.ProcessError: (leaving the block) ``check=True`` and a failed child.
+
+    The setup errors are raised after the child has exited and been reaped.
     """
-    return _OpenFork(
-        lambda: _start_fork(
-            func,
-            args,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            channel=channel,
-            user=user,
-            group=group,
-            cwd=cwd,
-            new_session=new_session,
-            pass_fds=pass_fds,
-            grace=grace,
+    if not callable(func):
+        raise TypeError(f"open_fork() needs a function to run in the child, not {func!r}")
+    if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
+        raise ValueError(f"grace must be a number of seconds >= 0, not {grace!r}")
+    request = _ForkRequest(
+        func=func,
+        args=args,
+        stdio=(
+            _fork_stdio(stdin, "stdin"),
+            _fork_stdio(stdout, "stdout"),
+            _fork_stdio(stderr, "stderr"),
         ),
-        grace,
+        channel=bool(channel),
+        credentials=_resolve_credentials(user, group),
+        cwd=os.fspath(cwd) if cwd is not None else None,
+        new_session=bool(new_session),
+        pass_fds=tuple(_fd_of(fd, "pass_fds") for fd in pass_fds),
+        check=check,
+        grace=float(grace),
     )
+    return _OpenFork(request)
