@@ -15,11 +15,8 @@ from typing import Any
 
 import aioipc
 
-from ._impl_aioipc import AIOIPC
-from ._impl_anyio import ANYIO, ANYIO_UNIX
-from ._impl_asyncio import ASYNCIO_STREAMS
-from ._impl_raw import RAW
-from ._machine import machine_info
+from ._catalog import IMPLEMENTATIONS
+from ._machine import CpuAccount, machine_info
 from ._registry import LOOPS, Implementation, LoopName, Scenario
 from ._report import (
     LATEST,
@@ -35,12 +32,12 @@ from ._report import (
 from ._runner import PIN_MODES, BenchmarkError, PinMode, Placement, Series, run_scenario
 from ._scenarios import SCENARIOS
 
-IMPLEMENTATIONS: dict[str, Implementation] = {
-    i.name: i for i in (RAW, ASYNCIO_STREAMS, AIOIPC, ANYIO, ANYIO_UNIX)
-}
-
 DEFAULT_ROUNDS = 10
 QUICK_ROUNDS = 3
+#: Warn when other processes used this share of the machine's CPU time during a run.
+#: Quiet runs on the reference VM read 0-1 %; with a test suite running alongside they
+#: read 20-50 %, and unpinned figures changed by up to 5x (processes forced onto one CPU).
+BUSY_WARNING = 0.05
 #: ``--quick`` runs this fraction of each scenario's warm-up and timed operations.
 QUICK_SCALE = 0.1
 
@@ -92,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
         help="pinning: off (default), same (both processes on one CPU; the default when "
         "--pin has no MODE), split (one CPU each). Repeat to measure several, e.g. "
         "--pin off --pin same",
+    )
+    parser.add_argument(
+        "--worker-env",
+        action="append",
+        metavar="NAME=VALUE",
+        help="set an environment variable in every worker (the measured side), e.g. "
+        "MALLOC_TRIM_THRESHOLD_=16777216; recorded in the results (repeatable)",
     )
     parser.add_argument(
         "--results-dir",
@@ -174,6 +178,7 @@ class _Plan:
     scenarios: list[Scenario]
     chosen: list[Implementation]
     skipped: dict[str, str]
+    worker_env: dict[str, str]
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> _Plan:
@@ -184,6 +189,12 @@ class _Plan:
         cpus = sorted(os.sched_getaffinity(0))
         chosen = [IMPLEMENTATIONS[name] for name in dict.fromkeys(args.impl or IMPLEMENTATIONS)]
         skipped = {i.name: reason for i in chosen if (reason := i.unavailable())}
+        worker_env: dict[str, str] = {}
+        for item in args.worker_env or []:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise BenchmarkError(f"--worker-env wants NAME=VALUE, not {item!r}")
+            worker_env[name] = value
         return cls(
             quick=args.quick,
             rounds=rounds,
@@ -195,6 +206,7 @@ class _Plan:
             scenarios=[SCENARIOS[name] for name in dict.fromkeys(args.scenario or SCENARIOS)],
             chosen=chosen,
             skipped=skipped,
+            worker_env=worker_env,
         )
 
     def entries(self, scenario: Scenario) -> list[tuple[Implementation, LoopName | None]]:
@@ -232,6 +244,7 @@ def _measure(plan: _Plan, warnings: list[str]) -> list[Series]:
                     scenario.workload.scaled(plan.scale),
                     plan.rounds,
                     placement,
+                    plan.worker_env,
                     warnings,
                     _progress,
                 )
@@ -258,6 +271,7 @@ def _document(
             "rounds": plan.rounds,
             "scale": plan.scale,
             "loops": plan.loops,
+            "worker_env": plan.worker_env,
             "placements": {mode: p.describe() for mode, p in plan.placements.items()},
         },
         "machine": machine,
@@ -296,8 +310,15 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     started = datetime.now(UTC)
     start = time.monotonic()
     machine = machine_info()
+    account = CpuAccount()
     warnings: list[str] = []
     series = _measure(plan, warnings)
+    share = machine["cpu_share_during_run"] = account.result()
+    if share["other_processes"] >= BUSY_WARNING:
+        warnings.append(
+            f"other processes used {share['other_processes']:.0%} of the CPU time during the "
+            "run; the figures are disturbed, re-run on a quiet machine"
+        )
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     document = _document(plan, argv, started, time.monotonic() - start, machine, series, warnings)

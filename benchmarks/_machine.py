@@ -73,3 +73,37 @@ def machine_info() -> dict[str, Any]:
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": None if status is None else bool(status),
     }
+
+
+class CpuAccount:
+    """How busy the machine was during a run, apart from the run itself.
+
+    Compares the kernel's CPU time counters (``/proc/stat``) with the time this process
+    and its reaped children (the peers) used. What is left was used by other processes:
+    a test suite running alongside a benchmark shows up here. ``steal`` is time the
+    hypervisor gave to other guests.
+    """
+
+    def __init__(self) -> None:
+        self._start = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[list[int], float]:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        times = os.times()
+        ours = times.user + times.system + times.children_user + times.children_system
+        return [int(f) for f in fields], ours
+
+    def result(self) -> dict[str, float]:
+        """CPU capacity shares since construction: used by others, and stolen."""
+        (start, ours_start), (end, ours_end) = self._start, self._sample()
+        ticks = os.sysconf("SC_CLK_TCK")
+        delta = [b - a for a, b in zip(start, end, strict=True)]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = delta[:8]
+        total = sum(delta[:8]) or 1
+        busy = user + nice + system + irq + softirq
+        ours = (ours_end - ours_start) * ticks
+        return {
+            "other_processes": round(max(0.0, busy - ours) / total, 3),
+            "steal": round(steal / total, 3),
+        }

@@ -142,6 +142,16 @@ def _footer(document: dict[str, Any]) -> list[str]:
         f"`{document['command']}` on {document['started_at']}"
         f"{' (quick run)' if document['settings']['quick'] else ''}.",
     ]
+    worker_env = document["settings"].get("worker_env")
+    if worker_env:
+        settings = " ".join(f"{name}={value}" for name, value in worker_env.items())
+        lines.append(f"The measured side ran with {settings} in its environment.")
+    share = machine.get("cpu_share_during_run")
+    if share:
+        lines.append(
+            f"During the run, other processes used {share['other_processes']:.0%} of the "
+            f"machine's CPU time and the hypervisor stole {share['steal']:.0%}."
+        )
     lines += [f"Not measured: {name}: {why}." for name, why in document["skipped"].items()]
     lines += [f"Warning: {warning}." for warning in document["warnings"]]
     return lines

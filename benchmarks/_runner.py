@@ -1,11 +1,12 @@
-"""Running measurements: one socketpair, one raw peer process, one client each time.
+"""Running measurements: one socketpair, two fresh processes, each time.
 
-Every measurement starts from nothing: a fresh ``socket.socketpair()``, a fresh peer
-(``python -m benchmarks.peer``, started with ``subprocess`` and ``pass_fds`` — no
-fork of this process, so no event loop state is inherited), a fresh event loop for the
-asyncio and anyio drivers. The peer reports ready before the client is handed its
-socket; the client closes its socket when done; the peer then exits and is reaped. The
-runner checks that each measurement leaves no fd behind.
+Every measurement starts from nothing: a fresh ``socket.socketpair()``, a fresh raw
+peer (``python -m benchmarks.peer``) on one end and a fresh worker process
+(``python -m benchmarks.worker``) running the implementation's client on the other,
+both started with ``subprocess`` and ``pass_fds`` (nothing is forked from this
+process). The runner keeps neither end, reads the worker's figure from its stdout, and
+reaps both processes, killing any that outlive its bound. It reports fds left open by
+the client (the worker checks) or by the runner itself.
 
 Implementations are run side by side: each round measures every (implementation,
 loop) pair once, and the order rotates from round to round so that no pair always
@@ -14,24 +15,19 @@ runs first or last.
 
 from __future__ import annotations
 
-import asyncio
-import gc
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Literal
 
-import anyio
-
-import aioipc
-
+from ._fds import describe, open_fds
 from ._machine import ROOT
-from ._protocol import READY
-from ._registry import AsyncClient, Implementation, LoopName, Scenario, SyncClient, Workload
+from ._registry import Implementation, LoopName, Scenario, Workload
 
 PinMode = Literal["off", "same", "split"]
 PIN_MODES: tuple[PinMode, ...] = ("off", "same", "split")
@@ -41,10 +37,10 @@ PIN_DESCRIPTIONS: dict[PinMode, str] = {
     "split": "pinned: measured side and peer on two different CPUs",
 }
 
-#: How long a peer may take to start (a cold interpreter on a loaded machine), and to
-#: exit after its socket closed. Generous bounds, only there so a broken peer fails the
-#: run instead of hanging it.
-PEER_START_TIMEOUT = 30.0
+#: How long the measured side may take for one measurement (the defaults take well under
+#: a second here), and the peer to exit once its socket closed. Generous bounds, only
+#: there so that a hang fails the run instead of stalling it.
+WORKER_TIMEOUT = 300.0
 PEER_EXIT_TIMEOUT = 10.0
 
 
@@ -96,30 +92,20 @@ class Series:
     samples: list[float] = field(default_factory=list)
 
 
-def _open_fds() -> set[int]:
-    return {int(name) for name in os.listdir("/proc/self/fd")}
+def _reap(process: subprocess.Popen[bytes], role: str, timeout: float) -> int:
+    """Wait for a child; kill it if it outlives ``timeout``; return its status.
 
-
-def _drive(
-    impl: Implementation,
-    scenario: Scenario,
-    sock: socket.socket,
-    workload: Workload,
-    loop: LoopName | None,
-) -> float:
-    client = impl.clients[scenario.name]
-    if impl.driver == "blocking":
-        return cast(SyncClient, client)(sock, workload)
-    if loop is None:
-        raise BenchmarkError(f"{impl.name} runs on an event loop; none was given")
-    async_client = cast(AsyncClient, client)
-    factory = aioipc.loop_factory(loop)
-    if impl.driver == "asyncio":
-        with asyncio.Runner(loop_factory=factory) as runner:
-            return runner.run(async_client(sock, workload))
-    return anyio.run(
-        async_client, sock, workload, backend="asyncio", backend_options={"loop_factory": factory}
-    )
+    Raises:
+        BenchmarkError: it had to be killed.
+    """
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise BenchmarkError(
+            f"the {role} did not exit within {timeout:.0f} s; killed it"
+        ) from None
 
 
 def measure(
@@ -128,60 +114,80 @@ def measure(
     scenario: Scenario,
     workload: Workload,
     placement: Placement,
+    worker_env: Mapping[str, str],
     warnings: list[str],
 ) -> float:
     """Make one measurement and return its figure in ``scenario.unit``.
 
-    Appends to ``warnings`` if the measurement left file descriptors open.
+    Starts the peer and the worker (``python -m benchmarks.worker``) on the two ends
+    of a new socketpair, keeps neither end, and reaps both. The worker's environment
+    is this process's plus ``worker_env``. Appends to ``warnings`` if the client left
+    file descriptors open.
 
     Raises:
-        BenchmarkError: the peer did not start, failed, or did not exit.
+        BenchmarkError: the peer or the worker failed, or did not exit in time.
     """
-    before = _open_fds()
-    ours, theirs = socket.socketpair()
+    before = open_fds()
+    worker_end, peer_end = socket.socketpair()
+    processes: list[subprocess.Popen[bytes]] = []
     try:
-        fd = theirs.fileno()
-        argv = [sys.executable, "-m", "benchmarks.peer"]
+        peer_argv = [sys.executable, "-m", "benchmarks.peer"]
         if placement.peer_cpu is not None:
-            argv += ["--cpu", str(placement.peer_cpu)]
-        argv += [scenario.peer_role, str(fd), *scenario.peer_args(workload)]
+            peer_argv += ["--cpu", str(placement.peer_cpu)]
+        peer_argv += [scenario.peer_role, str(peer_end.fileno()), *scenario.peer_args(workload)]
+        worker_argv = [
+            *(sys.executable, "-m", "benchmarks.worker"),
+            *("--impl", impl.name, "--scenario", scenario.name),
+            *(("--loop", loop) if loop else ()),
+            *("--size", str(workload.size), "--warmup", str(workload.warmup)),
+            *("--iterations", str(workload.iterations)),
+            *(
+                ("--cpus", ",".join(map(str, sorted(placement.measured_cpus))))
+                if placement.mode != "off"
+                else ()
+            ),
+            str(worker_end.fileno()),
+        ]
+        peer = subprocess.Popen(peer_argv, pass_fds=(peer_end.fileno(),), cwd=ROOT)
+        processes.append(peer)
+        worker = subprocess.Popen(
+            worker_argv,
+            pass_fds=(worker_end.fileno(),),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            env={**os.environ, **worker_env},
+        )
+        processes.append(worker)
+        worker_end.close()
+        peer_end.close()
         try:
-            peer = subprocess.Popen(argv, pass_fds=(fd,), cwd=ROOT)
-        finally:
-            theirs.close()
-        try:
-            ours.settimeout(PEER_START_TIMEOUT)
-            if ours.recv(1) != READY:
-                raise BenchmarkError(f"the {scenario.peer_role} peer did not report ready")
-            ours.settimeout(None)
-            previous = os.sched_getaffinity(0)
-            os.sched_setaffinity(0, placement.measured_cpus)
-            gc.collect()
-            try:
-                elapsed = _drive(impl, scenario, ours, workload, loop)
-            finally:
-                os.sched_setaffinity(0, previous)
-        finally:
-            ours.close()
-            try:
-                status = peer.wait(PEER_EXIT_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                peer.kill()
-                peer.wait()
-                raise BenchmarkError(
-                    f"the {scenario.peer_role} peer did not see EOF within "
-                    f"{PEER_EXIT_TIMEOUT:.0f} s after {impl.name} returned (is a copy of the "
-                    f"socket still open?); killed it"
-                ) from None
-        if status != 0:
-            raise BenchmarkError(f"the {scenario.peer_role} peer failed with status {status}")
+            output, _ = worker.communicate(timeout=WORKER_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise BenchmarkError(
+                f"{impl.name} did not finish {scenario.name} within {WORKER_TIMEOUT:.0f} s"
+            ) from None
+        peer_status = _reap(peer, f"{scenario.peer_role} peer", PEER_EXIT_TIMEOUT)
+        if worker.returncode != 0:
+            raise BenchmarkError(f"the {impl.name} worker failed with status {worker.returncode}")
+        if peer_status != 0:
+            raise BenchmarkError(f"the {scenario.peer_role} peer failed with status {peer_status}")
+        result = json.loads(output)
     finally:
-        ours.close()
-    leaked = _open_fds() - before
-    if leaked:
-        where = f"{impl.name}" + (f" on {loop}" if loop else "")
-        warnings.append(f"{scenario.name}: {where} left fds {sorted(leaked)} open")
-    return scenario.score(elapsed, workload)
+        worker_end.close()
+        peer_end.close()
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+    where = impl.name + (f" on {loop}" if loop else "")
+    if result["leaked_fds"]:
+        warnings.append(f"{scenario.name}: {where} left fds {result['leaked_fds']} open")
+    leaked_here = {fd: t for fd, t in open_fds().items() if before.get(fd) != t}
+    if leaked_here:
+        warnings.append(f"{scenario.name}: the harness left fds {describe(leaked_here)} open")
+    return scenario.score(float(result["elapsed"]), workload)
 
 
 def run_scenario(
@@ -190,6 +196,7 @@ def run_scenario(
     workload: Workload,
     rounds: int,
     placement: Placement,
+    worker_env: Mapping[str, str],
     warnings: list[str],
     progress: Callable[[str, bool], None],
 ) -> list[Series]:
@@ -209,7 +216,7 @@ def run_scenario(
                 + f" ({time.monotonic() - start:.0f} s)",
                 False,
             )
-            value = measure(impl, loop, scenario, workload, placement, warnings)
+            value = measure(impl, loop, scenario, workload, placement, worker_env, warnings)
             series[impl.name, loop].samples.append(value)
     progress(
         f"{label}: {rounds} rounds of {len(entries)} implementations "

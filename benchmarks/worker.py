@@ -1,0 +1,120 @@
+"""The measured side of one measurement, in a process of its own.
+
+    python -m benchmarks.worker --impl NAME --scenario NAME [--loop LOOP]
+        --size N --warmup N --iterations N [--cpus 0,1] FD
+
+Each measurement runs in a fresh interpreter so that nothing one implementation did
+shapes the next one's figures. That matters more than it sounds: the transport-based
+streams read up to 256 KiB per system call, and whether glibc's malloc then keeps
+shrinking and regrowing its heap (``brk`` on every read, a page fault on every fresh
+page) depends on the heap's history. Measured in one long-lived process, the same
+implementation ran 5x slower or faster depending on what had run before it.
+
+The worker waits for the peer's ready byte on ``FD``, pins itself to ``--cpus`` if
+given, collects garbage, runs the implementation's client on a fresh event loop, and
+prints one JSON line: ``{"elapsed": seconds, "leaked_fds": "..."}``, where
+``leaked_fds`` describes descriptors the client left open (empty if none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from typing import cast
+
+import anyio
+
+import aioipc
+
+from ._catalog import IMPLEMENTATIONS
+from ._fds import describe, open_fds
+from ._protocol import READY
+from ._registry import LOOPS, AsyncClient, Implementation, LoopName, SyncClient, Workload
+from ._scenarios import SCENARIOS
+
+#: How long the peer may take to start (a cold interpreter on a loaded machine). Only
+#: there so that a broken peer fails the run instead of hanging it.
+PEER_START_TIMEOUT = 30.0
+
+
+class WorkerError(Exception):
+    """The measurement could not be made as asked."""
+
+
+def drive(
+    impl: Implementation,
+    scenario: str,
+    sock: socket.socket,
+    workload: Workload,
+    loop: LoopName | None,
+) -> float:
+    """Run one client on a fresh loop of the right kind; return its timed seconds."""
+    client = impl.clients[scenario]
+    if impl.driver == "blocking":
+        return cast(SyncClient, client)(sock, workload)
+    if loop is None:
+        raise WorkerError(f"{impl.name} runs on an event loop; none was given")
+    async_client = cast(AsyncClient, client)
+    factory = aioipc.loop_factory(loop)
+    if impl.driver == "asyncio":
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(async_client(sock, workload))
+    return anyio.run(
+        async_client, sock, workload, backend="asyncio", backend_options={"loop_factory": factory}
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Make one measurement; print its JSON line; return the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.worker", description=__doc__)
+    parser.add_argument("--impl", required=True, choices=sorted(IMPLEMENTATIONS))
+    parser.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
+    parser.add_argument("--loop", choices=LOOPS)
+    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--warmup", type=int, required=True)
+    parser.add_argument("--iterations", type=int, required=True)
+    parser.add_argument("--cpus", help="comma-separated CPUs to pin this process to")
+    parser.add_argument("fd", type=int, help="inherited, connected stream socket")
+    args = parser.parse_args(argv)
+
+    impl = IMPLEMENTATIONS[args.impl]
+    workload = Workload(size=args.size, warmup=args.warmup, iterations=args.iterations)
+    if args.loop is not None:
+        # uvloop opens a process-wide signal pipe with its first loop and keeps it:
+        # open it before counting fds, so the client is not blamed for it.
+        aioipc.new_event_loop(args.loop).close()
+    sock = socket.socket(fileno=args.fd)
+    before = open_fds()
+    try:
+        sock.settimeout(PEER_START_TIMEOUT)
+        if sock.recv(1) != READY:
+            raise WorkerError("the peer did not report ready")
+        sock.settimeout(None)
+        if args.cpus:
+            os.sched_setaffinity(0, {int(cpu) for cpu in args.cpus.split(",")})
+        gc.collect()
+        elapsed = drive(impl, args.scenario, sock, workload, args.loop)
+        # The client owns the socket: its fd must be closed now, like any it opened.
+        before.pop(args.fd, None)
+        after = open_fds()
+        leaked = {fd: target for fd, target in after.items() if before.get(fd) != target}
+    except (WorkerError, OSError) as exc:
+        print(f"benchmarks.worker {args.impl}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        sock.close()
+    print(json.dumps({"elapsed": elapsed, "leaked_fds": describe(leaked)}))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the harness reports it
+        sys.exit(130)
