@@ -26,8 +26,8 @@ with whatever locks it held (uvloop#39).  So, before user code runs, the child:
   epoll instance, which is kernel state the parent still uses.  Closing the child's
   *copies* of the fds is harmless: an epoll registration belongs to the open file
   description and lives on while the parent holds it.
-* puts its pipe ends on fds 0, 1 and 2 and closes every other fd, except the channel
-  and ``pass_fds``.  Close-on-exec is not enough without an exec: a second child would
+* puts its pipe ends on fds 0, 1 and 2 and closes every other fd it inherited, except
+  the channel and ``pass_fds``.  Close-on-exec is not enough without an exec: a second child would
   otherwise hold the first child's stdin pipe open, and the first would never see EOF
   (perlipc, "Avoiding Pipe Deadlocks").
 * binds fresh ``sys.stdin``, ``sys.stdout`` and ``sys.stderr`` objects to those fds.
@@ -40,19 +40,33 @@ with whatever locks it held (uvloop#39).  So, before user code runs, the child:
 Any failure there is written to a close-on-exec pipe that the parent reads until EOF, so
 the parent raises it (``PermissionError``, ``FileNotFoundError``, ...) from ``open_fork``
 instead of finding a mysterious exit status later.  Then ``func`` runs; an ``async``
-function gets a fresh asyncio loop (not uvloop: libuv's global state does not survive a
+function gets a fresh asyncio loop (asyncio's selector loop needs nothing from before the
 fork).  The child always leaves through ``os._exit``, so the parent's ``atexit``
 handlers, ``finally`` blocks and buffered files never run in it.
+
+Which fds the child closes
+==========================
+
+The parent lists its open fds (number and inode) just before ``fork()``; the child
+closes exactly those, minus the ones it keeps.  An fd that an at-fork handler made in
+the child is left alone: libuv's handler recreates its process-wide signal lock pipe,
+and closing that makes the next uvloop ``subprocess_exec`` in the child abort
+(SIGABRT).  With it kept, a child may run a uvloop loop of its own (``aioipc.run``
+picks uvloop by default) while still sharing nothing with the parent's loop.
 
 Threads
 =======
 
 Forking a process that has threads is inherently risky: a lock held by another thread
-at the moment of the fork stays held forever in the child.  CPython re-initialises its
-own locks (the import lock, logging's, the stdio buffers'), but not a C library's or
-your own.  The child code here uses no locks beyond those, but ``func`` runs in that
-world: keep it simple, or exec a program (``open_process``) when the parent has
-threads.  Python 3.12 warns about fork with threads; 3.11 does not.
+at the moment of the fork stays held forever in the child.  CPython resets some of its
+own (the GIL, the import lock, ``threading``'s, ``logging``'s handler locks) and the
+child replaces ``sys.stdin/stdout/stderr`` instead of using objects whose buffer lock
+another thread may hold; but a C library's locks, and your own, are not reset.  asyncio's
+default executor and uvloop's libuv thread pool are such threads (their threads simply
+do not exist in the child; the child's own loop gets a new executor, and libuv resets
+its pool at fork).  ``open_fork`` uses ``os.fork()`` either way; when the parent may
+have busy threads, keep ``func`` simple or exec a program (``open_process``) instead.
+Python 3.12 warns about fork with threads; 3.11 does not.
 
 spawn_detached
 ==============
@@ -300,6 +314,44 @@ def _redirect_stdio(sources: tuple[int | None, int | None, int | None]) -> None:
             os.dup2(source, target)
 
 
+#: What an fd refers to: (st_dev, st_ino) of its file.
+_Identity: TypeAlias = tuple[int, int]
+
+
+def _open_fd_identities() -> dict[int, _Identity] | None:
+    """Every open fd of this process and what it refers to; None without /proc."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    found: dict[int, _Identity] = {}
+    for name in names:
+        fd = int(name)
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            continue  # the fd listdir itself used
+        found[fd] = (st.st_dev, st.st_ino)
+    return found
+
+
+def _close_inherited_fds(inherited: dict[int, _Identity] | None, keep: set[int]) -> None:
+    """Close every fd from 3 up that the parent had open at the fork, except ``keep``.
+
+    An fd that was not open in the parent, or that now refers to another file, was
+    made in this child by an at-fork handler -- libuv recreates its signal lock pipe
+    that way, and uvloop aborts if it is closed -- and is left alone.  Without /proc
+    there is no telling: everything from 3 up but ``keep`` is closed.
+    """
+    current = _open_fd_identities() if inherited is not None else None
+    if inherited is None or current is None:
+        _close_fds_except(keep)
+        return
+    for fd, identity in current.items():
+        if fd >= 3 and fd not in keep and inherited.get(fd) == identity:
+            os.close(fd)
+
+
 def _close_fds_except(keep: set[int]) -> None:
     """Close every fd from 3 up that is not in ``keep``."""
     try:
@@ -416,6 +468,8 @@ class _ForkPlan:
     new_session: bool
     credentials: _Credentials | None
     signal_mask: set[int]
+    #: The parent's open fds just before the fork (None: no /proc).
+    inherited_fds: dict[int, _Identity] | None
     #: Parent-side sockets whose Python objects must not close a reused fd number.
     parent_sockets: tuple[socket.socket, ...]
 
@@ -424,14 +478,20 @@ def _child_setup(plan: _ForkPlan) -> None:
     """Everything between fork() and user code; signals are blocked on entry."""
     _reset_signals(for_exec=False)
     asyncio.events._set_running_loop(None)
-    asyncio.set_event_loop(None)
+    policy = asyncio.get_event_loop_policy()
+    if isinstance(policy, asyncio.events.BaseDefaultEventLoopPolicy):
+        # The base method: the Unix policy's override would re-attach a legacy child
+        # watcher, calling methods of the inherited loop.
+        asyncio.events.BaseDefaultEventLoopPolicy.set_event_loop(policy, None)
+    else:
+        policy.set_event_loop(None)
     for sock in plan.parent_sockets:
         sock.detach()  # the fd is closed below; the object must not close it again
     _redirect_stdio(plan.stdio)
     keep = {plan.report_fd, *plan.pass_fds}
     if plan.channel is not None:
         keep.add(plan.channel.fileno())
-    _close_fds_except(keep)
+    _close_inherited_fds(plan.inherited_fds, keep)
     signal.pthread_sigmask(signal.SIG_SETMASK, plan.signal_mask)
     _fresh_stdio()
     if plan.cwd is not None:
@@ -929,8 +989,10 @@ async def _start_fork(request: _ForkRequest) -> _Started:
             new_session=request.new_session,
             credentials=request.credentials,
             signal_mask=set(),
+            inherited_fds=None,
             parent_sockets=(parent_sock,) if parent_sock is not None else (),
         )
+        plan.inherited_fds = _open_fd_identities()
 
         def in_child() -> NoReturn:
             plan.signal_mask = mask[0]

@@ -22,9 +22,11 @@ from typing import Any
 
 import anyio
 import pytest
+import uvloop
 from conftest import child_processes
 
 import aioipc
+from aioipc._children import _sigchld_fallback
 from aioipc._fork import DEVNULL, PIPE, STDOUT, ForkedProcess, open_fork, spawn_detached
 
 HERE = Path(__file__).resolve().parent
@@ -52,12 +54,29 @@ def report(channel: socket.socket, **facts: Any) -> None:
     channel.sendall(json.dumps(facts).encode() + b"\n")
 
 
-def open_fds() -> list[int]:
-    fds = []
+def open_fds() -> dict[int, tuple[int, int]]:
+    """Each open fd and what it refers to (device, inode)."""
+    fds = {}
     for name in os.listdir("/proc/self/fd"):
-        if os.path.exists(f"/proc/self/fd/{name}"):  # not the fd listdir itself used
-            fds.append(int(name))
-    return sorted(fds)
+        try:
+            st = os.stat(f"/proc/self/fd/{name}")
+        except FileNotFoundError:
+            continue  # the fd listdir itself used
+        fds[int(name)] = (st.st_dev, st.st_ino)
+    return fds
+
+
+def assert_holds_nothing_of_ours(state: dict[str, Any]) -> None:
+    """The child's fds are its stdio, its channel, and none of the parent's other files.
+
+    Beyond those it may hold fds that at-fork handlers made in it (libuv recreates its
+    signal lock pipe once uvloop has been used): new files, not ours.
+    """
+    fds = {int(fd): tuple(identity) for fd, identity in state["fds"].items()}
+    assert {0, 1, 2, state["channel_fd"]} <= fds.keys()
+    ours = set(open_fds().values())
+    extra = {fd: identity for fd, identity in fds.items() if fd > 2 and fd != state["channel_fd"]}
+    assert not set(extra.values()) & ours, f"the child holds fds of the parent: {extra}"
 
 
 def report_state(channel: socket.socket) -> None:
@@ -128,6 +147,21 @@ def boom() -> None:
     raise ValueError("boom in the child")
 
 
+async def child_loop_work() -> str:
+    """What a child's own loop does: a subprocess and a signal, the two libuv-heavy parts."""
+    proc = await asyncio.create_subprocess_exec("true")
+    await proc.wait()
+    got = asyncio.Event()
+    with aioipc.on_signal(signal.SIGUSR1, lambda signum: got.set()):
+        os.kill(os.getpid(), signal.SIGUSR1)
+        await got.wait()
+    return "uvloop" if isinstance(asyncio.get_running_loop(), uvloop.Loop) else "asyncio"
+
+
+def run_own_loop(loop: aioipc._loop.LoopName) -> None:
+    print(aioipc.run(child_loop_work(), loop=loop))
+
+
 async def read_json(stream: aioipc.Stream) -> dict[str, Any]:
     with anyio.fail_after(TIMEOUT):
         result: dict[str, Any] = json.loads(await stream.readline())
@@ -186,6 +220,35 @@ async def test_an_async_function_runs_in_a_fresh_asyncio_loop() -> None:
     assert proc.returncode == 4
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+async def test_a_child_can_run_its_own_loop_of_either_kind(loop: str) -> None:
+    # libuv's at-fork handler recreates its signal lock pipe in the child; the child
+    # must keep that fd (closing it makes uvloop abort in subprocess_exec).
+    async with open_fork(run_own_loop, loop, stdout=PIPE) as proc:
+        output = await read_all(proc.stdout)
+    assert proc.returncode == 0
+    assert output.decode().strip() == loop
+
+
+async def test_children_watched_through_the_sigchld_fallback() -> None:
+    with _sigchld_fallback():
+        async with open_fork(upper_lines, stdin=PIPE, stdout=PIPE) as proc:
+            assert proc.stdin is not None
+            await proc.stdin.send(b"no pidfd\n")
+            await proc.stdin.send_eof()
+            assert await read_all(proc.stdout) == b"NO PIDFD\n"
+    assert proc.returncode == 0
+
+
+async def test_forking_while_the_default_executor_has_threads() -> None:
+    loop = asyncio.get_running_loop()
+    await asyncio.gather(*(loop.run_in_executor(None, os.getpid) for _ in range(8)))
+    async with open_fork(async_echo, "threads:", channel=True) as proc:
+        await channel_of(proc).send_line("ping")
+        assert (await channel_of(proc).readline()).startswith(b"threads: ping")
+    assert proc.returncode == 4
+
+
 # ------------------------------------------------------------------ exit statuses
 
 
@@ -235,7 +298,7 @@ async def test_the_child_lets_go_of_the_loop_the_fds_and_the_handlers() -> None:
             state = await read_json(channel_of(proc))
     assert proc.returncode == 0
     assert state["pid"] == proc.pid
-    assert state["fds"] == [0, 1, 2, state["channel_fd"]]
+    assert_holds_nothing_of_ours(state)
     assert state["wakeup_fd"] == -1
     assert state["running_loop"] == "None"
     assert state["asyncio_run"] == "asyncio.run works"
@@ -444,7 +507,7 @@ async def test_the_pipe_deadlock_done_right() -> None:
     async with open_fork(count_until_eof, stdin=PIPE, stdout=PIPE) as reader:
         async with open_fork(report_state, channel=True) as other:
             state = await read_json(channel_of(other))
-            assert state["fds"] == [0, 1, 2, state["channel_fd"]]
+            assert_holds_nothing_of_ours(state)
             assert reader.stdin is not None
             await reader.stdin.send(b"x" * 100_000)
             await reader.stdin.aclose()  # the only write end left
