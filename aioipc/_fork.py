@@ -571,17 +571,25 @@ def _run_user_code(
             return _exit_status(code)
         print(code, file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        traceback.print_exc()
+    except KeyboardInterrupt as exc:
+        _print_traceback(exc)
         _flush_stdio()
         # Die by SIGINT, as CPython does, so that a shell sees what happened.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         os.kill(os.getpid(), signal.SIGINT)
         return 130
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as exc:
+        _print_traceback(exc)
         return 1
+
+
+def _print_traceback(exc: BaseException) -> None:
+    """Print ``exc`` on the child's stderr, starting at the user's code, not ours."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb)
 
 
 # ------------------------------------------------------------------ spawn_detached
