@@ -147,6 +147,10 @@ def boom() -> None:
     raise ValueError("boom in the child")
 
 
+def interrupted() -> None:
+    raise KeyboardInterrupt
+
+
 async def child_loop_work() -> str:
     """What a child's own loop does: a subprocess and a signal, the two libuv-heavy parts."""
     proc = await asyncio.create_subprocess_exec("true")
@@ -270,8 +274,18 @@ async def test_a_child_that_raises_exits_1_with_its_traceback_on_stderr() -> Non
         (lambda: "a string", 1, b"returned 'a string'; return None or an exit status"),
         (lambda: 256, 1, b"returned 256"),
         (lambda: os.kill(os.getpid(), signal.SIGTERM), -signal.SIGTERM, b""),
+        (interrupted, -signal.SIGINT, b"\nKeyboardInterrupt\n"),
     ],
-    ids=["none", "int", "sys.exit", "sys.exit-message", "not-a-status", "too-big", "signal"],
+    ids=[
+        "none",
+        "int",
+        "sys.exit",
+        "sys.exit-message",
+        "not-a-status",
+        "too-big",
+        "signal",
+        "ctrl-c",
+    ],
 )
 async def test_the_return_value_is_the_exit_status(
     func: Callable[[], object], returncode: int, stderr: bytes
