@@ -1,5 +1,6 @@
 """aioipc: asyncio-native inter-process communication."""
 
+from ._children import ExitStatus as ExitStatus
 from ._errors import BrokenPipe as BrokenPipe
 from ._errors import DelimiterNotFound as DelimiterNotFound
 from ._errors import IncompleteRead as IncompleteRead
@@ -7,6 +8,7 @@ from ._errors import IPCError as IPCError
 from ._errors import IPCTimeoutError as IPCTimeoutError
 from ._errors import LineTooLong as LineTooLong
 from ._errors import NotMainThreadError as NotMainThreadError
+from ._errors import PipelineError as PipelineError
 from ._errors import ProcessError as ProcessError
 from ._fork import ForkedProcess as ForkedProcess
 from ._fork import open_fork as open_fork
@@ -14,6 +16,17 @@ from ._fork import spawn_detached as spawn_detached
 from ._loop import loop_factory as loop_factory
 from ._loop import new_event_loop as new_event_loop
 from ._loop import run as run
+from ._process import DEVNULL as DEVNULL
+from ._process import PIPE as PIPE
+from ._process import STDOUT as STDOUT
+from ._process import CompletedProcess as CompletedProcess
+from ._process import Pipeline as Pipeline
+from ._process import Process as Process
+from ._process import open_pipeline as open_pipeline
+from ._process import open_process as open_process
+from ._process import pipe_from as pipe_from
+from ._process import pipe_to as pipe_to
+from ._process import run_process as run_process
 from ._signals import SignalHandle as SignalHandle
 from ._signals import SignalStream as SignalStream
 from ._signals import ignore_signals as ignore_signals
@@ -31,17 +44,25 @@ from ._streams import pipe as pipe
 from ._streams import socketpair as socketpair
 from ._version import __version__ as __version__
 
-__all__ = (
+__all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
     "BrokenPipe",
+    "CompletedProcess",
+    "DEVNULL",
     "DelimiterNotFound",
+    "ExitStatus",
     "ForkedProcess",
     "IPCError",
     "IPCTimeoutError",
     "IncompleteRead",
     "LineTooLong",
     "NotMainThreadError",
+    "PIPE",
     "PeerCredentials",
+    "Pipeline",
+    "PipelineError",
+    "Process",
     "ProcessError",
+    "STDOUT",
     "SignalHandle",
     "SignalStream",
     "Stream",
@@ -55,9 +76,14 @@ __all__ = (
     "new_event_loop",
     "on_signal",
     "open_fork",
+    "open_pipeline",
+    "open_process",
     "open_signal_stream",
     "pipe",
+    "pipe_from",
+    "pipe_to",
     "run",
+    "run_process",
     "signal_name",
     "signal_number",
     "socketpair",
