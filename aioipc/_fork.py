@@ -98,28 +98,20 @@ import signal
 import socket
 import sys
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, NoReturn, TypeAlias
 
 from . import _signal_hub
-from ._children import Child, ExitStatus, run_to_completion, watch_child
-from ._errors import ProcessError
+from ._children import Child, run_to_completion, watch_child
 from ._loop import loop_factory
-from ._signal_names import SignalLike
+from ._process import DEVNULL, PIPE, STDOUT, Process, StdioArg
 from ._streams import Stream
 
 __all__ = ["ForkedProcess", "open_fork", "spawn_detached"]
 
-#: subprocess's values, so that subprocess.PIPE and aioipc.PIPE both work.
-PIPE = -1
-STDOUT = -2
-DEVNULL = -3
-
-#: A stdio argument: None (inherit or /dev/null), PIPE, DEVNULL, STDOUT, an fd or a file.
-StdioArg: TypeAlias = "int | io.IOBase | Any | None"
 #: Something that names a program or an argument.
 ArgLike: TypeAlias = "str | bytes | os.PathLike[str] | os.PathLike[bytes]"
 
@@ -1052,97 +1044,28 @@ async def _start_fork(request: _ForkRequest) -> _Started:
     return _Started(child, parent_ends[0], parent_ends[1], parent_ends[2], parent_sock)
 
 
-class ForkedProcess:
-    """A forked child from :func:`open_fork`: pid, streams, signals, exit status.
+class ForkedProcess(Process):
+    """A forked child from :func:`open_fork`: an :class:`aioipc.Process`, plus ``channel``.
 
-    The interface of :class:`aioipc.Process` (what ``open_process`` gives), plus
-    ``channel``.  Leaving its ``async with`` block normally closes the parent's ends
-    (stdin first, then the channel, stdout and stderr) and waits for the child; leaving
-    by an exception or a cancellation stops it (SIGTERM, ``grace`` seconds, SIGKILL),
-    reaps it and closes everything, shielded from further cancellation.
+    Everything :class:`aioipc.Process` offers works the same way -- ``pid``, ``stdin``,
+    ``stdout``, ``stderr``, ``wait()``, ``send_signal()``, ``terminate()``, ``kill()``,
+    ``communicate()``, ``returncode``, ``status`` -- and ``argv`` names the child
+    ``["<fork of module.function>"]`` in errors.  Leaving the ``async with`` block
+    normally closes the channel, then the pipes (stdin first), and waits for the child;
+    leaving it by an exception or a cancellation stops the child (SIGTERM, ``grace``
+    seconds, SIGKILL), reaps it and closes everything, shielded from a second
+    cancellation.
 
     Attributes:
-        argv: how the child is named in errors: ``["<fork of module.function>"]``.
-        pid: the child's process id.
-        stdin: a :class:`aioipc.Stream` to the child's stdin with ``stdin=PIPE``, else
-            None.
-        stdout, stderr: streams from the child's stdout and stderr, when piped.
         channel: the parent's end of the socketpair with ``channel=True``, else None.
     """
 
-    def __init__(
-        self,
-        child: Child,
-        argv: Sequence[str],
-        *,
-        stdin: Stream | None = None,
-        stdout: Stream | None = None,
-        stderr: Stream | None = None,
-        channel: Stream | None = None,
-        check: bool = False,
-        grace: float = DEFAULT_GRACE,
-    ) -> None:
-        """Made by :func:`open_fork`."""
-        self.argv = list(argv)
-        self.pid = child.pid
-        self.stdin = stdin
-        self.stdout = stdout
-        self.stderr = stderr
-        self.channel = channel
-        self._child = child
-        self._check = check
-        self._grace = grace
-        self._closed = False
-
-    @property
-    def returncode(self) -> int | None:
-        """The exit code, or minus the signal number; None while the child runs."""
-        return self._child.returncode
-
-    @property
-    def status(self) -> ExitStatus | None:
-        """The :class:`ExitStatus` once the child has ended, else None."""
-        return self._child.status
-
-    async def wait(self) -> ExitStatus:
-        """Wait for the child to end and return its :class:`ExitStatus`.
-
-        Closes nothing and reads nothing.  Cancelling a ``wait()`` does not affect the
-        child, which is still reaped.
-
-        Raises:
-            ChildProcessError: someone else reaped the child (a ``waitpid(-1)``
-                elsewhere), so its status is lost.
-        """
-        return await self._child.wait()
-
-    def send_signal(self, sig: SignalLike) -> bool:
-        """Send ``sig`` (number or name) to the child; False if it had already exited.
-
-        Goes through a pidfd, so a recycled pid is never hit.
-
-        Raises:
-            TypeError, ValueError: not a signal.
-            PermissionError: not allowed to signal the child.
-        """
-        return self._child.send_signal(sig)
-
-    def terminate(self) -> bool:
-        """Send SIGTERM; False if the child had already exited."""
-        return self._child.send_signal(signal.SIGTERM)
-
-    def kill(self) -> bool:
-        """Send SIGKILL; False if the child had already exited."""
-        return self._child.send_signal(signal.SIGKILL)
-
-    def _streams(self) -> list[Stream]:
-        found = (self.stdin, self.channel, self.stdout, self.stderr)
-        return [stream for stream in found if stream is not None]
+    channel: Stream | None = None
 
     async def aclose(self) -> None:
-        """Close the parent's ends and wait for the child to end (idempotent).
+        """Close the channel and the pipes, and wait for the child to end (idempotent).
 
-        Closing stdin and the channel is how the child learns there is no more input;
+        Closing the channel and stdin is how the child learns there is no more input;
         a child still writing to a closed stdout or stderr gets ``EPIPE``
         (``BrokenPipeError`` in Python) instead of blocking forever on a full pipe.
 
@@ -1151,29 +1074,9 @@ class ForkedProcess:
                 with status 0.
             ChildProcessError: someone else reaped the child.
         """
-        if not self._closed:
-            self._closed = True
-            try:
-                for stream in self._streams():
-                    await stream.aclose()
-            except BaseException:
-                await self._abort()
-                raise
-        status = await self._child.wait()
-        if self._check and not status.success:
-            raise ProcessError(self.argv, status.returncode, pid=self.pid)
-
-    async def _abort(self) -> None:
-        """Stop the child (SIGTERM, grace, SIGKILL), reap it, close everything."""
-        self._closed = True
-
-        async def stop() -> None:
-            with contextlib.suppress(ChildProcessError):
-                await self._child.shutdown(self._grace)
-            for stream in self._streams():
-                await stream.aclose()
-
-        await run_to_completion(stop())
+        if self.channel is not None:
+            await self.channel.aclose()
+        await super().aclose()
 
     async def __aenter__(self) -> ForkedProcess:
         return self
@@ -1184,75 +1087,68 @@ class ForkedProcess:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is None:
-            await self.aclose()
-        else:
-            await self._abort()
+        try:
+            await super().__aexit__(exc_type, exc, tb)
+        finally:
+            if self.channel is not None:
+                await run_to_completion(self.channel.aclose())
 
     def __repr__(self) -> str:
-        status = self._child.status
-        state = "running" if status is None else str(status)
-        return f"<aioipc.ForkedProcess pid={self.pid} {self.argv!r} {state}>"
+        return "<aioipc.ForkedProcess" + super().__repr__().removeprefix("<aioipc.Process")
 
 
 async def _make_process(request: _ForkRequest, started: _Started) -> ForkedProcess:
     """Wrap the parent's ends in streams; on failure close them and stop the child."""
     child = started.child
-    fds: list[int | None] = [started.stdin, started.stdout, started.stderr]
-    sock = started.channel
-    made: list[Stream | None] = [None, None, None, None]
+    channel: Stream | None = None
     try:
-        for index, fd in enumerate(fds):
-            if fd is None:
-                continue
-            fds[index] = None  # the stream owns it from here on, even if this fails
-            if index == 0:
-                made[0] = await Stream.from_pipe_fds(write_fd=fd, child_pid=child.pid)
-            else:
-                made[index] = await Stream.from_pipe_fds(read_fd=fd, child_pid=child.pid)
-        if sock is not None:
-            owned: socket.socket = sock
-            sock = None
-            made[3] = await Stream.from_socket(owned, child_pid=child.pid)
+        if started.channel is not None:
+            channel = await Stream.from_socket(started.channel, child_pid=child.pid)
     except BaseException:
-        for fd in fds:
+        for fd in (started.stdin, started.stdout, started.stderr):
             if fd is not None:
                 os.close(fd)
-        if sock is not None:
-            sock.close()
-
-        async def stop() -> None:
-            with contextlib.suppress(ChildProcessError):
-                await child.shutdown(request.grace)
-            for stream in made:
-                if stream is not None:
-                    await stream.aclose()
-
-        await run_to_completion(stop())
+        await run_to_completion(child.shutdown(request.grace))
         raise
-    return ForkedProcess(
-        child,
-        [_describe(request.func)],
-        stdin=made[0],
-        stdout=made[1],
-        stderr=made[2],
-        channel=made[3],
-        check=request.check,
-        grace=request.grace,
-    )
+    try:
+        process = await ForkedProcess._from_fds(
+            child,
+            [_describe(request.func)],
+            stdin_fd=started.stdin,
+            stdout_fd=started.stdout,
+            stderr_fd=started.stderr,
+            check=request.check,
+            grace=request.grace,
+        )
+    except BaseException:
+        # _from_fds closed the fds and stopped the child.
+        if channel is not None:
+            await run_to_completion(channel.aclose())
+        raise
+    assert isinstance(process, ForkedProcess)
+    process.channel = channel
+    return process
 
 
 class _OpenFork(AbstractAsyncContextManager[ForkedProcess]):
+    """``async with open_fork(...) as kid``, or ``kid = await open_fork(...)``."""
+
     def __init__(self, request: _ForkRequest) -> None:
         self._request = request
         self._process: ForkedProcess | None = None
 
-    async def __aenter__(self) -> ForkedProcess:
+    async def _start(self) -> ForkedProcess:
         if self._process is not None:
-            raise RuntimeError("an open_fork() context can be entered only once")
+            raise RuntimeError("an open_fork() call can be entered or awaited only once")
         started = await _start_fork(self._request)
         self._process = await _make_process(self._request, started)
         return self._process
+
+    def __await__(self) -> Generator[Any, None, ForkedProcess]:
+        return self._start().__await__()
+
+    async def __aenter__(self) -> ForkedProcess:
+        return await self._start()
 
     async def __aexit__(
         self,
@@ -1278,7 +1174,7 @@ def open_fork(
     pass_fds: Sequence[int] = (),
     check: bool = False,
     grace: float = DEFAULT_GRACE,
-) -> AbstractAsyncContextManager[ForkedProcess]:
+) -> _OpenFork:
     """Fork this program and run ``func(*args)`` in the child: perlipc's ``open(FH, "-|")``.
 
     ::
@@ -1301,10 +1197,11 @@ def open_fork(
     always ends with ``os._exit``: the parent's ``atexit`` handlers, ``finally`` blocks
     and buffered output never run in it.
 
-    Entering the block returns a :class:`ForkedProcess` once the child has set itself
-    up.  Leaving it closes the parent's ends and waits for the child; leaving by an
-    exception or cancellation sends SIGTERM, waits ``grace`` seconds, sends SIGKILL, and
-    reaps -- shielded from further cancellation.
+    Entering the block (or awaiting the call) gives a :class:`ForkedProcess` -- an
+    :class:`aioipc.Process` plus ``channel`` -- once the child has set itself up.
+    Leaving it closes the parent's ends and waits for the child; leaving by an exception
+    or cancellation sends SIGTERM, waits ``grace`` seconds, sends SIGKILL, and reaps --
+    shielded from further cancellation.
 
     Args:
         func: what the child runs.  With ``channel=True`` its first argument is the

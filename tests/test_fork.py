@@ -26,8 +26,8 @@ import uvloop
 from conftest import child_processes
 
 import aioipc
+from aioipc import DEVNULL, PIPE, STDOUT, ForkedProcess, open_fork, spawn_detached
 from aioipc._children import _sigchld_fallback
-from aioipc._fork import DEVNULL, PIPE, STDOUT, ForkedProcess, open_fork, spawn_detached
 
 HERE = Path(__file__).resolve().parent
 TIMEOUT = 10
@@ -201,6 +201,20 @@ async def test_pipe1_two_pipes_filter() -> None:
     assert output == b"PARENT PID IS SENDING THIS\nAND THIS\n"
     assert proc.returncode == 0
     assert proc.pid != os.getpid()
+
+
+async def test_communicate_with_a_forked_filter_both_ways_at_once() -> None:
+    # 8 MiB each way: more than any pipe buffer, so writing all before reading would
+    # deadlock; communicate() (inherited from Process) does both at once.
+    data = b"abcdefghijklmnopqrstuvwxyz012345\n" * (8 * 1024 * 1024 // 33)
+    kid = await open_fork(upper_lines, stdin=PIPE, stdout=PIPE)
+    async with kid:
+        out, err = await kid.communicate(data)
+    assert out == data.upper()
+    assert err == b""
+    assert kid.returncode == 0
+    assert repr(kid).startswith(f"<aioipc.ForkedProcess pid={kid.pid} ")
+    assert isinstance(kid, aioipc.Process)
 
 
 async def test_pipe2_a_conversation_over_the_channel() -> None:

@@ -37,7 +37,6 @@ import os
 import sys
 
 import aioipc
-from aioipc._fork import PIPE
 
 
 def child() -> None:
@@ -47,7 +46,7 @@ def child() -> None:
 
 
 async def main() -> int:
-    async with aioipc.open_fork(child, stdin=PIPE, stdout=PIPE) as kid:
+    async with aioipc.open_fork(child, stdin=aioipc.PIPE, stdout=aioipc.PIPE) as kid:
         assert kid.stdin is not None
         assert kid.stdout is not None
         await kid.stdin.send_line(f"Parent Pid {os.getpid()} is sending this")

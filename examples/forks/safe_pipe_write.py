@@ -35,7 +35,6 @@ import os
 import sys
 
 import aioipc
-from aioipc._fork import PIPE
 
 SOME_DATA = ["first line of some data\n", "second line\n", "third and last\n"]
 
@@ -47,7 +46,7 @@ def child(path: str) -> None:
 
 
 async def main(path: str, user: str | None) -> int:
-    async with aioipc.open_fork(child, path, stdin=PIPE, user=user) as kid:
+    async with aioipc.open_fork(child, path, stdin=aioipc.PIPE, user=user) as kid:
         assert kid.stdin is not None
         for line in SOME_DATA:
             try:
