@@ -328,6 +328,15 @@ class Child:
         state = "running" if self._status is None else str(self._status)
         return f"<aioipc Child pid={self.pid} {state}>"
 
+    def __del__(self) -> None:
+        # Only reached once the loop has let go of the reader (it was closed with the
+        # child still watched): do not leak the pidfd as well as the child.
+        pidfd = getattr(self, "_pidfd", None)
+        if pidfd is not None:
+            self._pidfd = None
+            with contextlib.suppress(OSError):
+                os.close(pidfd)
+
     # ---------------------------------------------------------------- waiting
 
     async def wait(self) -> ExitStatus:

@@ -77,9 +77,11 @@ __all__ = [
     "EOF_GRACE",
     "PIPE",
     "STDOUT",
+    "Command",
     "CompletedProcess",
     "Pipeline",
     "Process",
+    "StdioArg",
     "open_pipeline",
     "open_process",
     "pipe_from",
@@ -448,11 +450,16 @@ def _fork_exec(spec: _Spec, stdio: _Stdio) -> int:
     env = {os.fsencode(k): os.fsencode(v) for k, v in spec.env.items()}
     err_read, err_write = os.pipe2(os.O_CLOEXEC)
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
-    pid = 0
+    pid = -1
     try:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child, which always execs or exits
             _exec_in_child(spec, stdio, env, caught, err_write)
+    except BaseException:
+        if pid != 0:  # fork() itself failed (EAGAIN, ENOMEM)
+            os.close(err_read)
+            os.close(err_write)
+        raise
     finally:
         if pid != 0:
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)

@@ -283,3 +283,18 @@ async def test_shutdown_finishes_even_if_the_caller_is_cancelled(mode: str) -> N
         with pytest.raises(asyncio.CancelledError):
             await task
         assert child.status == ExitStatus(signal=signal.SIGKILL)
+
+
+@pytest.mark.parametrize("kind", ["asyncio", "uvloop"])
+def test_a_loop_closed_while_a_child_is_watched_does_not_leak_the_pidfd(kind: str) -> None:
+    async def start() -> int:
+        child = spawn(["/bin/sleep", "100"])
+        return child.pid
+
+    import aioipc
+
+    pid = aioipc.run(start(), loop=kind)  # type: ignore[arg-type]
+    # The loop is gone; the watcher could not reap.  The pidfd goes with the Child
+    # (the leak fixture checks), and the zombie is this test's to reap.
+    os.kill(pid, signal.SIGKILL)
+    assert os.waitpid(pid, 0)[0] == pid

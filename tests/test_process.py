@@ -444,6 +444,16 @@ async def test_pipe_from_reads_lines_and_checks_on_close() -> None:
             assert await out.readline() == b"some"
 
 
+async def test_pipe_opens_expose_their_process() -> None:
+    opener = aioipc.pipe_from(["echo", "hi"])
+    with pytest.raises(RuntimeError, match="not been started"):
+        _ = opener.process
+    async with opener as out:
+        assert opener.process.pid == out.extra(aioipc.StreamAttribute.child_pid)
+        assert await out.readline() == b"hi"
+    assert opener.process.returncode == 0
+
+
 async def test_pipe_from_may_stop_reading_early() -> None:
     # yes dies of SIGPIPE when we close: our doing, not a failure.
     async with aioipc.pipe_from(["yes"]) as out:
