@@ -515,6 +515,14 @@ async def test_cancelling_the_block_kills_and_reaps(ignore_term: bool) -> None:
     assert started[0].returncode == -expected
 
 
+async def test_cancelled_while_the_child_sets_itself_up() -> None:
+    # The deadline passes at open_fork's first await: waiting for the child's setup
+    # report.  The child must still be stopped and reaped, and every fd closed.
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0), open_fork(ready_then_wait, channel=True, grace=0.5):
+            pytest.fail("the block should not have been entered")
+
+
 async def test_an_error_in_the_block_kills_reaps_and_propagates() -> None:
     started: list[ForkedProcess] = []
 
