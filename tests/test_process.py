@@ -10,6 +10,7 @@ asserts a duration.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from typing import Any
 
 import anyio
 import pytest
+import uvloop
 
 import aioipc
 from aioipc import (
@@ -206,6 +208,26 @@ async def test_many_concurrent_runs_under_the_sigchld_fallback() -> None:
             *(aioipc.run_process(["sh", "-c", f"exit {i % 3}"], check=False) for i in range(40))
         )
     assert [r.returncode for r in results] == [i % 3 for i in range(40)]
+
+
+@pytest.mark.parametrize("mode", ["pidfd", "sigchld"])
+async def test_the_loops_own_subprocesses_keep_their_exit_status(mode: str) -> None:
+    # aioipc never waitpid(-1)s, so asyncio's (or uvloop's) child watcher still gets
+    # its children's real status, not "Unknown child process pid" and 255.
+    if mode == "sigchld" and isinstance(asyncio.get_running_loop(), uvloop.Loop):
+        pytest.skip("libuv takes SIGCHLD from the fallback when uvloop spawns (documented)")
+    with _sigchld_fallback() if mode == "sigchld" else contextlib.nullcontext():
+
+        async def theirs(code: int) -> int:
+            proc = await asyncio.create_subprocess_exec("sh", "-c", f"exit {code}")
+            return await proc.wait()
+
+        async def ours(code: int) -> int:
+            result = await aioipc.run_process(["sh", "-c", f"exit {code}"], check=False)
+            return result.returncode
+
+        results = await asyncio.gather(*(theirs(c) for c in (3, 4, 5)), *(ours(c) for c in (6, 7)))
+    assert results == [3, 4, 5, 6, 7]
 
 
 async def test_cancelling_run_process_kills_and_reaps() -> None:
