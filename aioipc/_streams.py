@@ -26,8 +26,8 @@ import os
 import socket
 import stat
 import struct
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from typing import Any, NamedTuple, TypeVar
 
 import anyio
 from anyio import TypedAttributeSet, typed_attribute
@@ -198,6 +198,7 @@ class Stream(ByteStream):
             eol = b"\r\n" if internet else b"\n"
         _check_eol(eol)
         # Arguments are valid: from here on the stream owns the socket, even on failure.
+        handed = False
         try:
             self = cls(eol=eol)
             if internet:
@@ -206,9 +207,11 @@ class Stream(ByteStream):
             self._description = f"{_family_name(sock.family)} socket fd {fd}"
             protocol = _ChannelProtocol(self, reads=True, writes=True)
             self._protocols.append(protocol)
-            transport, _ = await self._loop.connect_accepted_socket(lambda: protocol, sock)
+            handed = True
+            transport = await _connect(self._loop.connect_accepted_socket(lambda: protocol, sock))
         except BaseException:
-            sock.close()
+            if not handed:
+                sock.close()
             raise
         self._read_transport = transport
         self._write_transport = transport
@@ -312,23 +315,29 @@ class Stream(ByteStream):
             _close_fds(write_fd)
             raise
         self._description = f"pipe fd {read_fd if read_fd is not None else write_fd}"
+        # Files handed to the loop are the loop's to close from then on (see _connect).
+        handed: list[object] = []
         try:
             if reader is not None:
-                protocol = _ChannelProtocol(self, reads=True, writes=False)
-                self._protocols.append(protocol)
-                self._read_transport, _ = await self._loop.connect_read_pipe(
-                    lambda: protocol, reader
+                read_protocol = _ChannelProtocol(self, reads=True, writes=False)
+                self._protocols.append(read_protocol)
+                handed.append(reader)
+                self._read_transport = await _connect(
+                    self._loop.connect_read_pipe(lambda: read_protocol, reader)
                 )
             if writer is not None:
-                protocol = _ChannelProtocol(self, reads=False, writes=True)
-                self._protocols.append(protocol)
-                transport, _ = await self._loop.connect_write_pipe(lambda: protocol, writer)
+                write_protocol = _ChannelProtocol(self, reads=False, writes=True)
+                self._protocols.append(write_protocol)
+                handed.append(writer)
+                transport = await _connect(
+                    self._loop.connect_write_pipe(lambda: write_protocol, writer)
+                )
                 transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
                 self._write_transport = transport
         except BaseException:
             self._abort()
             for file in (reader, writer):
-                if file is not None:
+                if file is not None and file not in handed:
                     file.close()
             raise
         if read_fd is None:
@@ -740,6 +749,31 @@ class Stream(ByteStream):
         if self._read_transport is not None:
             self._read_transport.close()
         self._wake_receiver()
+
+
+_T = TypeVar("_T", bound=asyncio.BaseTransport)
+
+
+async def _connect(connect: Coroutine[Any, Any, tuple[_T, Any]]) -> _T:
+    """Await a loop's ``connect_*`` call to its end, even if cancelled meanwhile.
+
+    Once a loop has been handed an fd, only the loop knows whether it still holds it:
+    uvloop closes the fd itself when a connect is interrupted, so closing our socket or
+    file object afterwards would close the fd twice — or close somebody else's fd that
+    got the same number meanwhile.  Letting the connect finish keeps ownership plain:
+    a transport that exists owns the fd, and a connect that failed has closed it.  A
+    cancellation is re-raised once the transport it produced has been closed.
+    """
+    task = asyncio.ensure_future(connect)
+    try:
+        transport, _ = await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.done():
+            await asyncio.wait([task])
+        if not task.cancelled() and task.exception() is None:
+            task.result()[0].close()
+        raise
+    return transport
 
 
 def _check_eol(eol: bytes) -> None:

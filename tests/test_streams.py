@@ -339,3 +339,37 @@ def test_run_inside_a_running_loop_is_refused_without_a_never_awaited_warning() 
             aioipc.run(inner())
 
     aioipc.run(outer())
+
+
+@pytest.mark.parametrize("kind", ["pipe", "socket"])
+async def test_cancelling_stream_creation_closes_each_fd_exactly_once(kind: str) -> None:
+    # On uvloop an interrupted connect closes the fd itself; closing it again would hit
+    # whatever fd got the same number meanwhile.  Canary fds opened right after the
+    # cancellation stand where such a stray close would land.  (Cancelled before its
+    # first step, a coroutine never runs and never takes the fd: so start at 1.)
+    for iterations_before_cancel in range(1, 5):
+        if kind == "pipe":
+            read_fd, write_fd = os.pipe()
+            creating = asyncio.ensure_future(Stream.from_pipe_fds(read_fd, write_fd))
+        else:
+            left, right = socket.socketpair()
+            right.close()
+            creating = asyncio.ensure_future(Stream.from_socket(left))
+        for _ in range(iterations_before_cancel):
+            await asyncio.sleep(0)
+        creating.cancel()
+        canaries = os.pipe()
+        try:
+            stream = await creating
+        except asyncio.CancelledError:
+            pass
+        else:
+            await stream.aclose()
+        for _ in range(3):
+            await asyncio.sleep(0)  # let any close the loop scheduled happen
+        try:
+            for canary in canaries:
+                os.fstat(canary)  # raises EBADF if a stray close hit it
+        finally:
+            for canary in canaries:
+                os.close(canary)
