@@ -1,6 +1,7 @@
 """aioipc: asyncio-native inter-process communication."""
 
 from ._children import ExitStatus as ExitStatus
+from ._detach import spawn_detached as spawn_detached
 from ._errors import BrokenPipe as BrokenPipe
 from ._errors import DelimiterNotFound as DelimiterNotFound
 from ._errors import IncompleteRead as IncompleteRead
@@ -12,20 +13,16 @@ from ._errors import PipelineError as PipelineError
 from ._errors import ProcessError as ProcessError
 from ._fork import ForkedProcess as ForkedProcess
 from ._fork import open_fork as open_fork
-from ._fork import spawn_detached as spawn_detached
 from ._loop import loop_factory as loop_factory
 from ._loop import new_event_loop as new_event_loop
 from ._loop import run as run
-from ._process import DEVNULL as DEVNULL
-from ._process import PIPE as PIPE
-from ._process import STDOUT as STDOUT
+from ._pipes import Pipeline as Pipeline
+from ._pipes import open_pipeline as open_pipeline
+from ._pipes import pipe_from as pipe_from
+from ._pipes import pipe_to as pipe_to
 from ._process import CompletedProcess as CompletedProcess
-from ._process import Pipeline as Pipeline
 from ._process import Process as Process
-from ._process import open_pipeline as open_pipeline
 from ._process import open_process as open_process
-from ._process import pipe_from as pipe_from
-from ._process import pipe_to as pipe_to
 from ._process import run_process as run_process
 from ._signals import SignalHandle as SignalHandle
 from ._signals import SignalStream as SignalStream
@@ -37,6 +34,9 @@ from ._signals import on_signal as on_signal
 from ._signals import open_signal_stream as open_signal_stream
 from ._signals import signal_name as signal_name
 from ._signals import signal_number as signal_number
+from ._spawn import DEVNULL as DEVNULL
+from ._spawn import PIPE as PIPE
+from ._spawn import STDOUT as STDOUT
 from ._streams import PeerCredentials as PeerCredentials
 from ._streams import Stream as Stream
 from ._streams import StreamAttribute as StreamAttribute
