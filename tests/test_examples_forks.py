@@ -8,6 +8,7 @@ job of ``background.py`` is not our child; the test waits for it through a pidfd
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import select
 import shutil
@@ -76,7 +77,7 @@ def open_dir() -> Iterator[Path]:
 
 
 def test_every_example_is_tested() -> None:
-    tested = {"background", "pipe1", "pipe2", "safe_pipe_write"}
+    tested = {"background", "pipe1", "pipe2", "safe_pipe_write", "safe_pipe_read", "pipe_deadlock"}
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -134,6 +135,48 @@ def test_safe_pipe_write_refused_to_nobody(loop: str, tmp_path: Path) -> None:
     assert result.stderr.startswith("Traceback (most recent call last):\n")
     assert f"PermissionError: [Errno 13] Permission denied: '{target}'" in result.stderr
     assert not target.exists()
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_safe_pipe_read(loop: str) -> None:
+    # As root the kid drops to nobody, reads the public file and cannot open the 0600
+    # one (status 1, its complaint read from its stderr pipe); as anybody else there is
+    # no drop and the kid reads both, its own files.
+    lines = succeeded(run_example("safe_pipe_read", loop))
+    if os.geteuid() == 0:
+        header = "running as root: the kid drops to nobody"
+        uid = pwd.getpwnam("nobody").pw_uid
+        secret = [
+            "  the kid said: can't open secret.txt: Permission denied",
+            "secret.txt: warning: the kid exited with status 1",
+        ]
+    else:
+        uid = os.getuid()
+        header = f"not running as root: no privilege drop, the kid keeps uid {uid}"
+        secret = ["  read: the secret", "secret.txt: the kid exited with status 0"]
+    assert lines == [
+        header,
+        f"public.txt: the kid runs as uid {uid}",
+        "  read: first line of the public file",
+        "  read: second line",
+        "  read: third and last",
+        "public.txt: the kid exited with status 0",
+        f"secret.txt: the kid runs as uid {uid}",
+        *secret,
+    ]
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_pipe_deadlock(loop: str) -> None:
+    # The first kid sees EOF while the second still runs: the second never held the
+    # first kid's pipe.  The children print on the shared stdout, one after the other.
+    assert succeeded(run_example("pipe_deadlock", loop)) == [
+        "first kid got ['one', 'two', 'three'] and then EOF",
+        "second kid holds the first kid's pipe: no",
+        "second kid got ['alpha', 'beta'] and then EOF",
+        "first kid exited with status 0",
+        "second kid exited with status 0",
+    ]
 
 
 @pytest.mark.parametrize("loop", LOOPS)
