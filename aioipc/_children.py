@@ -1,6 +1,6 @@
 """The child watcher: learning, without blocking the loop, that a child has exited.
 
-Every child aioipc starts -- exec'd by :mod:`aioipc._process` or forked by
+Every child aioipc starts -- exec'd by :mod:`aioipc._spawn` or forked by
 :mod:`aioipc._fork` -- is handed to :func:`watch_child`, which returns a :class:`Child`:
 ``await child.wait()`` gives its :class:`ExitStatus`, ``child.send_signal()`` signals
 it.  Only pids registered here are ever reaped, and each by its own pid.
