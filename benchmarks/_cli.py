@@ -29,7 +29,15 @@ from ._report import (
     summarize,
     write_into,
 )
-from ._runner import PIN_MODES, BenchmarkError, PinMode, Placement, Series, run_scenario
+from ._runner import (
+    PIN_MODES,
+    BenchmarkError,
+    PinMode,
+    Placement,
+    Series,
+    WorkerOptions,
+    run_scenario,
+)
 from ._scenarios import SCENARIOS
 
 DEFAULT_ROUNDS = 10
@@ -96,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="set an environment variable in every worker (the measured side), e.g. "
         "MALLOC_TRIM_THRESHOLD_=16777216; recorded in the results (repeatable)",
+    )
+    parser.add_argument(
+        "--cold-heap",
+        action="store_true",
+        help="leave glibc's malloc in the measured side as a fresh process has it "
+        "(by default one large block is freed first; see docs/benchmarks.md)",
     )
     parser.add_argument(
         "--results-dir",
@@ -178,7 +192,7 @@ class _Plan:
     scenarios: list[Scenario]
     chosen: list[Implementation]
     skipped: dict[str, str]
-    worker_env: dict[str, str]
+    worker: WorkerOptions
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> _Plan:
@@ -206,7 +220,7 @@ class _Plan:
             scenarios=[SCENARIOS[name] for name in dict.fromkeys(args.scenario or SCENARIOS)],
             chosen=chosen,
             skipped=skipped,
-            worker_env=worker_env,
+            worker=WorkerOptions(env=worker_env, cold_heap=args.cold_heap),
         )
 
     def entries(self, scenario: Scenario) -> list[tuple[Implementation, LoopName | None]]:
@@ -244,7 +258,7 @@ def _measure(plan: _Plan, warnings: list[str]) -> list[Series]:
                     scenario.workload.scaled(plan.scale),
                     plan.rounds,
                     placement,
-                    plan.worker_env,
+                    plan.worker,
                     warnings,
                     _progress,
                 )
@@ -271,7 +285,8 @@ def _document(
             "rounds": plan.rounds,
             "scale": plan.scale,
             "loops": plan.loops,
-            "worker_env": plan.worker_env,
+            "worker_env": dict(plan.worker.env),
+            "heap": "cold" if plan.worker.cold_heap else "settled",
             "placements": {mode: p.describe() for mode, p in plan.placements.items()},
         },
         "machine": machine,

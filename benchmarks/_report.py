@@ -109,7 +109,7 @@ def _tables(
             workload = scenario["workload"]
             details = (
                 f"{scenario['unit']}, {'higher' if higher else 'lower'} is better. "
-                f"{placement['description'].capitalize()}. "
+                f"{placement['description'][:1].upper()}{placement['description'][1:]}. "
                 f"Median of {rounds} rounds of {workload['iterations']:,} timed operations "
                 f"after {workload['warmup']:,} warm-up."
             )
@@ -142,6 +142,8 @@ def _footer(document: dict[str, Any]) -> list[str]:
         f"`{document['command']}` on {document['started_at']}"
         f"{' (quick run)' if document['settings']['quick'] else ''}.",
     ]
+    if document["settings"].get("heap") == "cold":
+        lines.append("The measured side ran with a fresh process's heap (--cold-heap).")
     worker_env = document["settings"].get("worker_env")
     if worker_env:
         settings = " ".join(f"{name}={value}" for name, value in worker_env.items())

@@ -81,6 +81,18 @@ class Placement:
         }
 
 
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How the measured side's process is set up, the same for every measurement.
+
+    ``env`` is added to this process's environment; ``cold_heap`` leaves glibc's
+    malloc as a fresh process has it (see ``benchmarks.worker.settle_heap``).
+    """
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    cold_heap: bool = False
+
+
 @dataclass
 class Series:
     """Every sample of one (scenario, implementation, loop, pinning) combination."""
@@ -114,14 +126,14 @@ def measure(
     scenario: Scenario,
     workload: Workload,
     placement: Placement,
-    worker_env: Mapping[str, str],
+    options: WorkerOptions,
     warnings: list[str],
 ) -> float:
     """Make one measurement and return its figure in ``scenario.unit``.
 
     Starts the peer and the worker (``python -m benchmarks.worker``) on the two ends
-    of a new socketpair, keeps neither end, and reaps both. The worker's environment
-    is this process's plus ``worker_env``. Appends to ``warnings`` if the client left
+    of a new socketpair, keeps neither end, and reaps both, setting the worker up as
+    ``options`` say. Appends to ``warnings`` if the client left
     file descriptors open.
 
     Raises:
@@ -141,6 +153,7 @@ def measure(
             *(("--loop", loop) if loop else ()),
             *("--size", str(workload.size), "--warmup", str(workload.warmup)),
             *("--iterations", str(workload.iterations)),
+            *(("--cold-heap",) if options.cold_heap else ()),
             *(
                 ("--cpus", ",".join(map(str, sorted(placement.measured_cpus))))
                 if placement.mode != "off"
@@ -155,7 +168,7 @@ def measure(
             pass_fds=(worker_end.fileno(),),
             cwd=ROOT,
             stdout=subprocess.PIPE,
-            env={**os.environ, **worker_env},
+            env={**os.environ, **options.env},
         )
         processes.append(worker)
         worker_end.close()
@@ -196,7 +209,7 @@ def run_scenario(
     workload: Workload,
     rounds: int,
     placement: Placement,
-    worker_env: Mapping[str, str],
+    options: WorkerOptions,
     warnings: list[str],
     progress: Callable[[str, bool], None],
 ) -> list[Series]:
@@ -216,7 +229,7 @@ def run_scenario(
                 + f" ({time.monotonic() - start:.0f} s)",
                 False,
             )
-            value = measure(impl, loop, scenario, workload, placement, worker_env, warnings)
+            value = measure(impl, loop, scenario, workload, placement, options, warnings)
             series[impl.name, loop].samples.append(value)
     progress(
         f"{label}: {rounds} rounds of {len(entries)} implementations "

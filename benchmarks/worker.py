@@ -1,19 +1,18 @@
 """The measured side of one measurement, in a process of its own.
 
     python -m benchmarks.worker --impl NAME --scenario NAME [--loop LOOP]
-        --size N --warmup N --iterations N [--cpus 0,1] FD
+        --size N --warmup N --iterations N [--cpus 0,1] [--cold-heap] FD
 
 Each measurement runs in a fresh interpreter so that nothing one implementation did
-shapes the next one's figures. That matters more than it sounds: the transport-based
-streams read up to 256 KiB per system call, and whether glibc's malloc then keeps
-shrinking and regrowing its heap (``brk`` on every read, a page fault on every fresh
-page) depends on the heap's history. Measured in one long-lived process, the same
-implementation ran 5x slower or faster depending on what had run before it.
+shapes the next one's figures: what ran before in the same process decides, among
+other things, how glibc's malloc serves the event loops' 256 KiB read buffers (see
+:func:`settle_heap`), and that alone moved some figures by 2-5x.
 
 The worker waits for the peer's ready byte on ``FD``, pins itself to ``--cpus`` if
-given, collects garbage, runs the implementation's client on a fresh event loop, and
-prints one JSON line: ``{"elapsed": seconds, "leaked_fds": "..."}``, where
-``leaked_fds`` describes descriptors the client left open (empty if none).
+given, collects garbage, settles the heap unless ``--cold-heap``, runs the
+implementation's client on a fresh event loop, and prints one JSON line:
+``{"elapsed": seconds, "leaked_fds": "..."}``, where ``leaked_fds`` describes
+descriptors the client left open (empty if none).
 """
 
 from __future__ import annotations
@@ -38,6 +37,12 @@ from ._protocol import READY
 from ._registry import LOOPS, AsyncClient, Implementation, LoopName, SyncClient, Workload
 from ._scenarios import SCENARIOS
 
+#: The block :func:`settle_heap` allocates and frees: larger than the 256 KiB reads of
+#: asyncio's selector transport and of uvloop, so that neither is served by ``mmap``
+#: afterwards. With it, the measured mmap/mremap/munmap and brk calls of ping-pong and
+#: bulk receive fell to what ``MALLOC_MMAP_THRESHOLD_=4194304`` gives.
+HEAP_SETTLER = 1 << 20
+
 #: How long the peer may take to start (a cold interpreter on a loaded machine). Only
 #: there so that a broken peer fails the run instead of hanging it.
 PEER_START_TIMEOUT = 30.0
@@ -45,6 +50,22 @@ PEER_START_TIMEOUT = 30.0
 
 class WorkerError(Exception):
     """The measurement could not be made as asked."""
+
+
+def settle_heap() -> None:
+    """Put glibc's malloc in the state a long-running process is normally in.
+
+    glibc serves blocks above a threshold (128 KiB at start) with ``mmap``, and raises
+    the threshold to a block's size the first time such a block is *freed*; the trim
+    threshold follows at twice that. A fresh interpreter may or may not have freed one
+    during its imports, and the transports' 256 KiB reads, shrunk with ``realloc``
+    before they are freed, never do: so a fresh process pays ``mmap`` + ``mremap`` +
+    ``munmap`` (or ``brk`` trimming) on every read, or not, depending on its import
+    history. Freeing one large block first makes that the same for every
+    implementation; ``--cold-heap`` skips it, to show the fresh-process behaviour.
+    """
+    block = bytearray(HEAP_SETTLER)
+    del block
 
 
 def drive(
@@ -80,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, required=True)
     parser.add_argument("--iterations", type=int, required=True)
     parser.add_argument("--cpus", help="comma-separated CPUs to pin this process to")
+    parser.add_argument(
+        "--cold-heap", action="store_true", help="leave malloc as a fresh process has it"
+    )
     parser.add_argument("fd", type=int, help="inherited, connected stream socket")
     args = parser.parse_args(argv)
 
@@ -99,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cpus:
             os.sched_setaffinity(0, {int(cpu) for cpu in args.cpus.split(",")})
         gc.collect()
+        if not args.cold_heap:
+            settle_heap()
         elapsed = drive(impl, args.scenario, sock, workload, args.loop)
         # The client owns the socket: its fd must be closed now, like any it opened.
         before.pop(args.fd, None)
