@@ -11,6 +11,9 @@ from ._errors import LineTooLong as LineTooLong
 from ._errors import NotMainThreadError as NotMainThreadError
 from ._errors import PipelineError as PipelineError
 from ._errors import ProcessError as ProcessError
+from ._fifo import is_fifo as is_fifo
+from ._fifo import mkfifo as mkfifo
+from ._fifo import open_fifo as open_fifo
 from ._fork import ForkedProcess as ForkedProcess
 from ._fork import open_fork as open_fork
 from ._loop import loop_factory as loop_factory
@@ -70,11 +73,14 @@ __all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
     "__version__",
     "ignore_signals",
     "is_alive",
+    "is_fifo",
     "kill",
     "kill_group",
     "loop_factory",
+    "mkfifo",
     "new_event_loop",
     "on_signal",
+    "open_fifo",
     "open_fork",
     "open_pipeline",
     "open_process",
