@@ -8,6 +8,7 @@ import tempfile
 
 import aioipc
 from aioipc import Stream
+from aioipc._fifo import _open_stream
 
 
 async def pipe_pair() -> tuple[Stream, Stream]:
@@ -51,5 +52,26 @@ async def unix_pair() -> tuple[Stream, Stream]:
     return await _wrap(*sockets)
 
 
-ONE_WAY = {"pipe": pipe_pair}
+async def fifo_pair() -> tuple[Stream, Stream]:
+    # The FIFO lives in a directory of its own, removed as soon as both ends are open:
+    # the open fds keep working without a name.  (open_fifo's streams are tied to its
+    # context manager; a pair factory hands bare streams to the checks, which close them.)
+    directory = tempfile.mkdtemp()
+    path = os.path.join(directory, "fifo")
+    try:
+        aioipc.mkfifo(path)
+        reader = await _open_stream(path, "r", False)
+        try:
+            writer = await _open_stream(path, "w", False)
+        except BaseException:
+            await reader.aclose()
+            raise
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+        os.rmdir(directory)
+    return writer, reader
+
+
+ONE_WAY = {"pipe": pipe_pair, "fifo": fifo_pair}
 HALF_CLOSEABLE = {"socketpair": socketpair_pair, "tcp": tcp_pair, "unix": unix_pair}
