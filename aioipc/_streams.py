@@ -45,6 +45,8 @@ __all__ = [
     "socketpair",
 ]
 
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+
 #: receive() without an argument returns at most this many bytes.
 DEFAULT_RECEIVE_SIZE = 65536
 #: Unread input above this pauses reading from the channel (back-pressure to the peer).
@@ -544,6 +546,16 @@ class Stream(ByteStream):
         def at_eof() -> bytes:
             raise IncompleteRead(self._buffer.take_all(), count)
 
+        if count and not self._buffer and not (self._closed or self._eof or self._read_error):
+            # Fast path for message protocols: with nothing buffered, a chunk of exactly
+            # the size asked for is handed over directly, without a trip through the
+            # buffer.  Anything else goes back in front and the general path takes over.
+            with self._receive_guard:
+                chunk = await self._wait_for_data(count)
+            if chunk is not None and len(chunk) == count:
+                return chunk
+            if chunk:
+                self._buffer.unread(chunk)
         return await self._fill_until(lambda: self._buffer.take_exactly(count), at_eof=at_eof)
 
     async def receive_until(self, delimiter: bytes, max_bytes: int) -> bytes:
@@ -641,7 +653,7 @@ class Stream(ByteStream):
                 :meth:`send_eof` called.
             anyio.BusyResourceError: another task is sending on this stream.
         """
-        if not isinstance(item, bytes | bytearray | memoryview):
+        if not isinstance(item, _BYTES_LIKE):
             raise TypeError(f"send() takes bytes, not {type(item).__name__}")
         with self._send_guard:
             transport = self._check_writable()
@@ -678,7 +690,7 @@ class Stream(ByteStream):
         """
         if isinstance(line, str):
             data = line.encode()
-        elif isinstance(line, bytes | bytearray | memoryview):
+        elif isinstance(line, _BYTES_LIKE):
             data = bytes(line)
         else:
             raise TypeError(f"send_line() takes str or bytes, not {type(line).__name__}")

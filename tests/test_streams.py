@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pty
 import socket
@@ -373,3 +374,38 @@ async def test_cancelling_stream_creation_closes_each_fd_exactly_once(kind: str)
         finally:
             for canary in canaries:
                 os.close(canary)
+
+
+async def test_receive_exactly_cancelled_around_arrival_loses_nothing() -> None:
+    left, right = await aioipc.socketpair()
+    async with left, right:
+        sent = bytearray()
+        got = bytearray()
+        for number in range(40):
+            message = f"m{number:03d};".encode()
+            waiting = asyncio.create_task(right.receive_exactly(len(message)))
+            await asyncio.sleep(0)
+            await left.send(message)
+            sent += message
+            for _ in range(number % 4):
+                await asyncio.sleep(0)
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                got += await waiting
+        await left.send_eof()
+        while True:
+            try:
+                got += await right.receive()
+            except anyio.EndOfStream:
+                break
+        assert got == sent
+
+
+async def test_receive_exactly_splits_a_larger_chunk_that_arrives_while_waiting() -> None:
+    left, right = await aioipc.socketpair()
+    async with left, right:
+        first = asyncio.create_task(right.receive_exactly(4))
+        await asyncio.sleep(0)
+        await left.send(b"abcdefghij")
+        assert await first == b"abcd"
+        assert await right.receive_exactly(6) == b"efghij"
