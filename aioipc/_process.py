@@ -100,10 +100,11 @@ async def _make_streams(
 ) -> tuple[_ChildStdin | None, Stream | None, Stream | None]:
     """Wrap our pipe ends in streams; on failure close what is left and stop the child.
 
-    The wrapping runs shielded from cancellation: uvloop's ``connect_read_pipe``, when
-    cancelled, closes the fd that ``Stream.from_pipe_fds`` then closes again (EBADF, or
-    worse, someone else's fd by then).  A cancellation that arrives meanwhile is
-    honoured once the streams exist: they are closed, the child is stopped and reaped.
+    The wrapping runs shielded from cancellation, so the child's streams come into
+    being all together or not at all (the fd double close on uvloop that first called
+    for this is now prevented inside the Stream constructors themselves).  A
+    cancellation that arrives meanwhile is honoured once the streams exist: they are
+    closed, the child is stopped and reaped.
     """
     task = asyncio.ensure_future(_create_streams(child, stdio))
     try:
