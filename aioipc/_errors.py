@@ -18,6 +18,7 @@ import anyio
 __all__ = [
     "BrokenPipe",
     "DelimiterNotFound",
+    "FdsTruncated",
     "IPCError",
     "IPCTimeoutError",
     "IncompleteRead",
@@ -109,6 +110,38 @@ class LineTooLong(DelimiterNotFound):
         self.delimiter = b"\n"
         self.max_bytes = limit
         self.limit = limit
+
+
+class FdsTruncated(IPCError):
+    """File descriptors that came with the data could not all be delivered.
+
+    Raised by :meth:`aioipc.Stream.receive_fds` in two cases, told apart by ``lost``:
+
+    * ``lost`` is false: more fds (``pending``) came with the next bytes than the
+      call's ``max_fds`` allows.  Nothing was taken: the bytes and the fds stay queued,
+      and a call with ``max_fds`` of at least ``pending`` gets them.
+    * ``lost`` is true: the kernel truncated the fds on arrival (``MSG_CTRUNC``),
+      typically because this process had no fd numbers left (``RLIMIT_NOFILE``).  The
+      fds that did arrive have been closed; the bytes they came with stay buffered and
+      the next receive returns them.
+    """
+
+    def __init__(self, *, pending: int = 0, max_fds: int, lost: bool) -> None:
+        if lost:
+            message = (
+                "the kernel truncated the file descriptors sent with the next bytes "
+                "(MSG_CTRUNC: this process may be out of fds, see RLIMIT_NOFILE); "
+                "the ones that arrived were closed, the bytes are still buffered"
+            )
+        else:
+            message = (
+                f"{pending} file descriptors came with the next bytes but max_fds is "
+                f"{max_fds}; nothing was taken: receive again with max_fds={pending} or more"
+            )
+        Exception.__init__(self, message)
+        self.pending = pending
+        self.max_fds = max_fds
+        self.lost = lost
 
 
 class NotMainThreadError(IPCError, RuntimeError):

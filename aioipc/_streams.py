@@ -12,6 +12,15 @@ handed to it as is — no copy through the buffer — and chunks that queue up a
 whole, so a later ``receive()`` hands them on without a copy as well.  A cancelled
 receiver puts such a chunk back, so cancellation never loses data.
 
+Unix stream sockets (socketpairs included) run on aioipc's own
+:class:`~aioipc._unix_transport.UnixSocketTransport` rather than the loop's socket
+transport: both loops read sockets with ``recv()``, which makes the kernel close any
+file descriptors sent with the bytes, so :meth:`Stream.receive_fds` could never see
+them.  That transport reads with ``recvmsg`` and feeds the same protocol, so the rest
+of this module does not care which transport is underneath.  Each batch of fds that
+arrives is queued with the stream position of the first byte of the read that brought
+it; see :meth:`Stream.receive_fds` for the rules that follow.
+
 ``BufferedProtocol`` is not used yet: ``receive()`` returns ``bytes``, and reading
 into a reused buffer would need a copy out, which is what the transport's own ``bytes``
 costs.  Where it might pay (the default loop's 256 KiB reads) is for the benchmark
@@ -21,23 +30,28 @@ suite to show.
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
+import fcntl
+import io
 import os
 import socket
 import stat
 import struct
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import anyio
 from anyio import TypedAttributeSet, typed_attribute
 from anyio.abc import ByteStream, SocketAttribute
 
-from ._errors import BrokenPipe, IncompleteRead
+from ._errors import BrokenPipe, FdsTruncated, IncompleteRead
 from ._framing import DEFAULT_LINE_LIMIT, ReceiveBuffer
+from ._unix_transport import SCM_MAX_FD, UnixSocketTransport
 
 __all__ = [
     "DEFAULT_LINE_LIMIT",
+    "FdMessage",
     "PeerCredentials",
     "Stream",
     "StreamAttribute",
@@ -61,6 +75,36 @@ class PeerCredentials(NamedTuple):
     pid: int
     uid: int
     gid: int
+
+
+class FdMessage(NamedTuple):
+    """What :meth:`Stream.receive_fds` returns: bytes, and the fds that came with them.
+
+    The caller owns the fds (close-on-exec, already open in this process) and must
+    close them.
+    """
+
+    data: bytes
+    fds: list[int]
+
+
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+class _FdBatch:
+    """Fds that arrived with one read: ``position`` is the stream offset of its first byte."""
+
+    __slots__ = ("fds", "position", "truncated")
+
+    def __init__(self, position: int, fds: list[int], truncated: bool) -> None:
+        self.position = position
+        self.fds = fds
+        self.truncated = truncated
+
+    def close(self) -> None:
+        fds, self.fds = self.fds, []
+        _close_fds(*fds)
 
 
 class StreamAttribute(TypedAttributeSet):
@@ -93,6 +137,9 @@ class _ChannelProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._stream._on_data(data)
+
+    def fds_received(self, data: bytes, fds: list[int], truncated: bool) -> None:
+        self._stream._on_fds(data, fds, truncated)
 
     def eof_received(self) -> bool:
         self._stream._on_eof()
@@ -148,6 +195,11 @@ class Stream(ByteStream):
         self._loop = asyncio.get_running_loop()
         self._eol = eol
         self._buffer = ReceiveBuffer()
+        # Bytes the read transport has delivered so far: with len(_buffer), the stream
+        # offset of the next unread byte, which is what queued fds are placed by.
+        self._fed = 0
+        self._fd_queue: collections.deque[_FdBatch] = collections.deque()
+        self._unix_transport: UnixSocketTransport | None = None
         self._read_transport: asyncio.ReadTransport | None = None
         self._write_transport: asyncio.WriteTransport | None = None
         self._protocols: list[_ChannelProtocol] = []
@@ -180,6 +232,9 @@ class Stream(ByteStream):
     ) -> Stream:
         """Wrap a connected stream socket (TCP, Unix, or a socketpair end).
 
+        A Unix socket (a socketpair end too) can carry file descriptors: see
+        :meth:`send_fds` and :meth:`receive_fds`.
+
         Arguments are checked first and an invalid call leaves ``sock`` to the caller;
         from then on the stream owns it and closes it on any later error.  ``eol`` is
         what :meth:`send_line` writes: ``b"\\r\\n"`` on Internet sockets and
@@ -209,8 +264,14 @@ class Stream(ByteStream):
             self._description = f"{_family_name(sock.family)} socket fd {fd}"
             protocol = _ChannelProtocol(self, reads=True, writes=True)
             self._protocols.append(protocol)
-            handed = True
-            transport = await _connect(self._loop.connect_accepted_socket(lambda: protocol, sock))
+            transport: asyncio.Transport
+            if sock.family == socket.AF_UNIX:
+                transport = self._unix_transport = UnixSocketTransport(self._loop, sock, protocol)
+            else:
+                handed = True
+                transport = await _connect(
+                    self._loop.connect_accepted_socket(lambda: protocol, sock)
+                )
         except BaseException:
             if not handed:
                 sock.close()
@@ -391,6 +452,7 @@ class Stream(ByteStream):
     # ----------------------------------------------------------------- protocol side
 
     def _on_data(self, data: bytes) -> None:
+        self._fed += len(data)
         waiter = self._receive_waiter
         if (
             waiter is not None
@@ -404,6 +466,14 @@ class Stream(ByteStream):
         if len(self._buffer) > READ_HIGH_WATER and not self._read_paused:
             self._pause_reading()
         self._wake_receiver()
+
+    def _on_fds(self, data: bytes, fds: list[int], truncated: bool) -> None:
+        batch = _FdBatch(self._fed, fds, truncated)
+        if self._closed:
+            batch.close()
+        else:
+            self._fd_queue.append(batch)
+        self._on_data(data)
 
     def _on_eof(self) -> None:
         self._eof = True
@@ -505,6 +575,83 @@ class Stream(ByteStream):
                 chunk = await self._wait_for_data(max_bytes)
                 if chunk:
                     return chunk
+
+    def _fd_channel(self, method: str) -> UnixSocketTransport:
+        if self._unix_transport is None:
+            raise io.UnsupportedOperation(
+                f"{method}() needs a Unix stream socket (or socketpair) stream: "
+                f"{self._description} cannot carry file descriptors"
+            )
+        return self._unix_transport
+
+    async def receive_fds(self, max_bytes: int, max_fds: int) -> FdMessage:
+        """Return up to ``max_bytes`` bytes and the file descriptors that came with them.
+
+        Fds sent with :meth:`send_fds` (or any ``SCM_RIGHTS`` sender) arrive with the
+        bytes the kernel delivered in the same read, and are queued at the stream
+        position of that read's first byte.  This method returns the oldest queued
+        batch once the receive position has reached it, with the bytes from there up
+        to (not including) the next batch, so one call never mixes two batches.  A
+        batch is never returned after the bytes it was sent with, but it may come with
+        a few bytes sent just before them, which the kernel delivered in the same read.
+
+        Nothing is dropped when other receive methods are used too: fds whose bytes
+        were already taken by :meth:`receive`, :meth:`readline` and the like stay
+        queued, and the next ``receive_fds()`` returns them at once, with the data
+        buffered after them or, if none is, with empty ``data`` (the only case where
+        ``data`` is empty).  Fds never handed out are closed by :meth:`aclose`.
+        Received fds are close-on-exec; the caller owns them.
+
+        Raises:
+            ValueError: ``max_bytes`` or ``max_fds`` is less than 1.
+            io.UnsupportedOperation: the stream is not over a Unix stream socket.
+            aioipc.FdsTruncated: more fds came with the next bytes than ``max_fds``
+                (nothing taken; ``pending`` says how many), or the kernel dropped fds
+                on arrival (``lost``; the bytes stay buffered).
+            anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError,
+            anyio.BusyResourceError: as :meth:`receive`.
+        """
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be at least 1, not {max_bytes}")
+        if max_fds < 1:
+            raise ValueError(f"max_fds must be at least 1, not {max_fds}")
+        self._fd_channel("receive_fds")
+        queue = self._fd_queue
+        with self._receive_guard:
+            while True:
+                if self._closed:
+                    raise anyio.ClosedResourceError
+                position = self._fed - len(self._buffer)
+                fds: list[int] = []
+                if queue and queue[0].position <= position:
+                    batch = queue[0]
+                    if batch.truncated:
+                        queue.popleft()
+                        batch.close()
+                        raise FdsTruncated(max_fds=max_fds, lost=True)
+                    if len(batch.fds) > max_fds:
+                        raise FdsTruncated(pending=len(batch.fds), max_fds=max_fds, lost=False)
+                    queue.popleft()
+                    fds = batch.fds
+                    if queue and queue[0].position <= position:
+                        # Another batch's bytes were taken too: keep the data for it.
+                        return FdMessage(b"", fds)
+                if self._buffer:
+                    limit = max_bytes
+                    if queue:
+                        limit = min(limit, queue[0].position - position)
+                    data = self._buffer.take(limit)
+                    if self._read_paused:
+                        self._maybe_resume_reading()
+                    return FdMessage(data, fds)
+                if fds:
+                    return FdMessage(b"", fds)
+                self._check_readable()
+                if self._eof:
+                    raise anyio.EndOfStream
+                # No handoff (max 0): data goes through the buffer, where position
+                # bookkeeping sees it, and a cancellation leaves it there.
+                await self._wait_for_data(0)
 
     async def _fill_until(
         self, take: Callable[[], bytes | None], *, at_eof: Callable[[], bytes]
@@ -698,6 +845,38 @@ class Stream(ByteStream):
             raise ValueError("send_line() got a line that contains a newline")
         await self.send(data + self._eol)
 
+    async def send_fds(self, data: bytes, fds: Sequence[int | _HasFileno]) -> None:
+        """Send ``data`` with the file descriptors ``fds`` attached (``SCM_RIGHTS``).
+
+        The peer gets duplicates of ``fds``, riding on the first byte of ``data``;
+        the caller keeps its own and may close them as soon as this returns (fds
+        still queued behind earlier data are held as duplicates until sent).  Objects
+        with a ``fileno()`` method (sockets, files) are accepted.  Back-pressure and
+        cancellation work as in :meth:`send`.
+
+        Raises:
+            TypeError: ``data`` is not bytes-like, or an item of ``fds`` is neither an
+                int nor has ``fileno()``.
+            ValueError: ``data`` is empty (fds need a byte to ride on), an fd is not
+                open, or there are more than 253 fds (the kernel's ``SCM_MAX_FD``).
+            io.UnsupportedOperation: the stream is not over a Unix stream socket.
+            OSError: the kernel refused the fds (``ETOOMANYREFS``: too many in flight).
+            aioipc.BrokenPipe, anyio.ClosedResourceError, anyio.BusyResourceError: as
+                :meth:`send`.
+        """
+        if not isinstance(data, _BYTES_LIKE):
+            raise TypeError(f"send_fds() takes bytes, not {type(data).__name__}")
+        if not data:
+            raise ValueError("send_fds() needs at least one byte of data for the fds to ride on")
+        transport = self._fd_channel("send_fds")
+        numbers = _fd_numbers(fds)
+        with self._send_guard:
+            self._check_writable()
+            transport.write_fds(bytes(data), numbers)
+            if self._write_paused:
+                await self._drain()
+            self._check_sent()
+
     async def send_eof(self) -> None:
         """Tell the peer no more data will come, keeping the receiving side open.
 
@@ -744,6 +923,7 @@ class Stream(ByteStream):
         """
         if not self._closed:
             self._closed = True
+            self._close_queued_fds()
             for transport in {self._read_transport, self._write_transport}:
                 if transport is not None and not transport.is_closing():
                     transport.close()
@@ -756,14 +936,44 @@ class Stream(ByteStream):
     def _abort(self) -> None:
         """Close at once, dropping queued output."""
         self._closed = True
+        self._close_queued_fds()
         if self._write_transport is not None:
             self._write_transport.abort()
         if self._read_transport is not None:
             self._read_transport.close()
         self._wake_receiver()
 
+    def _close_queued_fds(self) -> None:
+        while self._fd_queue:
+            self._fd_queue.popleft().close()
+
 
 _T = TypeVar("_T", bound=asyncio.BaseTransport)
+
+
+def _fd_numbers(fds: Sequence[int | _HasFileno]) -> list[int]:
+    """Check ``fds`` for :meth:`Stream.send_fds` and return them as open fd numbers."""
+    if isinstance(fds, (str, bytes)) or not isinstance(fds, Sequence):
+        raise TypeError(f"fds must be a sequence of fds, not {type(fds).__name__}")
+    if len(fds) > SCM_MAX_FD:
+        raise ValueError(f"at most {SCM_MAX_FD} fds fit in one message, not {len(fds)}")
+    numbers = []
+    for index, item in enumerate(fds):
+        if isinstance(item, bool) or not isinstance(item, int):
+            fileno = getattr(item, "fileno", None)
+            if fileno is None:
+                raise TypeError(
+                    f"fds[{index}] must be an int or have fileno(), not {type(item).__name__}"
+                )
+            item = fileno()
+            if not isinstance(item, int):
+                raise TypeError(f"fds[{index}].fileno() returned {item!r}, not an int")
+        try:
+            fcntl.fcntl(item, fcntl.F_GETFD)
+        except (OSError, ValueError):
+            raise ValueError(f"fds[{index}] is fd {item}, which is not open") from None
+        numbers.append(item)
+    return numbers
 
 
 async def _connect(connect: Coroutine[Any, Any, tuple[_T, Any]]) -> _T:
