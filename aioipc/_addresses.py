@@ -37,8 +37,11 @@ __all__ = [
 
 Scheme = Literal["tcp", "udp", "unix", "unixgram"]
 _SCHEMES: tuple[Scheme, ...] = ("tcp", "udp", "unix", "unixgram")
-_PORT_WITH_FALLBACK = re.compile(r"^([A-Za-z][\w.+-]*)\((\d+)\)$")
-_PORT_NAME = re.compile(r"^[A-Za-z][\w.+-]*$")
+_PORT_WITH_FALLBACK = re.compile(r"([A-Za-z][\w.+-]*)\(([0-9]+)\)", re.ASCII)
+#: First and longest pause between attempts to connect to a Unix socket whose backlog is full.
+_FIRST_RETRY = 0.001
+_LONGEST_RETRY = 0.01
+_PORT_NAME = re.compile(r"[A-Za-z][\w.+-]*", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,12 @@ class Address:
     def __str__(self) -> str:
         if self.is_unix:
             assert self.path is not None
-            shown = "@" + self.path[1:] if self.is_abstract else self.path
+            if self.is_abstract:
+                shown = "@" + self.path[1:]
+            elif self.path.startswith("//"):
+                shown = "//" + self.path  # the parser strips one leading "//"
+            else:
+                shown = self.path
             return f"{self.scheme}:{shown}"
         host = self.host or ""
         if ":" in host:
@@ -145,7 +153,7 @@ def _parse_unix_path(address: str, rest: str) -> str:
         name = rest[1:]
         if not name:
             raise ValueError(f"address {address!r}: empty abstract name after '@'")
-        if len(name.encode()) > 107:
+        if len(os.fsencode(name)) > 107:
             raise ValueError(f"address {address!r}: abstract name longer than 107 bytes")
         return "\0" + name
     if not rest:
@@ -171,6 +179,8 @@ def _split_host_port(address: str, authority: str) -> tuple[str, str | None]:
         host, after = authority[1:end], authority[end + 1 :]
         if not host:
             raise ValueError(f"address {address!r}: empty IPv6 literal '[]'")
+        if ":" not in host:
+            raise ValueError(f"address {address!r}: brackets are for IPv6 literals, not {host!r}")
         if after == "":
             return host, None
         if not after.startswith(":"):
@@ -189,8 +199,11 @@ def _check_host(host: str | None) -> str | None:
         return None
     if not isinstance(host, str):
         raise TypeError(f"host must be a str, not {type(host).__name__}")
-    if any(c.isspace() for c in host) or "\0" in host:
-        raise ValueError(f"host {host!r}: contains whitespace or NUL")
+    if host.startswith("[") and host.endswith("]") and ":" in host:
+        host = host[1:-1]  # host="[::1]", written as it would be in an address
+    bad = [c for c in host if c.isspace() or c in "\0/[]"]
+    if bad:
+        raise ValueError(f"host {host!r}: {bad[0]!r} cannot be part of a host name")
     return host
 
 
@@ -202,13 +215,13 @@ def _parse_port(port: int | str | None, scheme: Scheme, address: str | None = No
     if isinstance(port, bool) or not isinstance(port, (int, str)):
         raise TypeError(f"port must be an int or str, not {type(port).__name__}")
     if isinstance(port, str):
-        if port.isdigit():
+        if port.isascii() and port.isdigit():
             number = int(port)
-        elif match := _PORT_WITH_FALLBACK.match(port):
+        elif match := _PORT_WITH_FALLBACK.fullmatch(port):
             # IO::Socket's "daytime(13)": the service name if known, else the number.
             known = _service_port(match[1], protocol)
             number = int(match[2]) if known is None else known
-        elif _PORT_NAME.match(port):
+        elif _PORT_NAME.fullmatch(port):
             known = _service_port(port, protocol)
             if known is None:
                 raise ValueError(f"{where}unknown {protocol} service {port!r}")
@@ -282,7 +295,10 @@ async def open_stream_socket(address: Address) -> socket.socket:
         sock = socket.socket(family, type_ | socket.SOCK_CLOEXEC, proto)
         try:
             sock.setblocking(False)
-            await loop.sock_connect(sock, sockaddr)
+            if isinstance(sockaddr, str):
+                await _connect_unix(sock, sockaddr)
+            else:
+                await loop.sock_connect(sock, sockaddr)
         except OSError as error:
             sock.close()
             last_error = error
@@ -293,6 +309,28 @@ async def open_stream_socket(address: Address) -> socket.socket:
         return sock
     assert last_error is not None
     raise type(last_error)(last_error.errno, f"connect to {address}: {last_error.strerror}")
+
+
+async def _connect_unix(sock: socket.socket, path: str) -> None:
+    """Connect a non-blocking Unix stream socket, waiting while the server's backlog is full.
+
+    A Unix ``connect()`` that finds the backlog full fails with ``EAGAIN`` and queues
+    nothing: the socket stays unconnected and will not become connected later.  Both
+    loops' ``sock_connect`` mistake that for a TCP-style connect in progress, wait for
+    the socket to be writable (which an unconnected Unix socket is at once) and return
+    a socket that was never connected.  The kernel offers no event for "room in the
+    backlog", so the connect is retried on a short timer (1 ms, doubling to 10 ms) —
+    the same cancellable, thread-free wait :func:`aioipc.open_fifo` uses.
+    """
+    pause = _FIRST_RETRY
+    while True:
+        try:
+            sock.connect(path)
+        except BlockingIOError:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _LONGEST_RETRY)
+        else:
+            return
 
 
 async def listen_stream(
@@ -318,6 +356,9 @@ async def listen_stream(
     sockets: list[socket.socket] = []
     try:
         for family, type_, proto, sockaddr in await resolve(address, passive=True):
+            if address.port != 0 and isinstance(sockaddr, tuple) and sockaddr[1] == 0:
+                # Port 0 on several families: the later ones share the first one's port.
+                sockaddr = (sockaddr[0], address.port, *sockaddr[2:])
             sock = socket.socket(family, type_ | socket.SOCK_CLOEXEC, proto)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -362,10 +403,15 @@ def bind_unix(
         if not address.is_abstract:
             info = os.lstat(address.path)
             _BOUND_FILES[sock] = (address.path, (info.st_dev, info.st_ino))
+            if stat.S_IMODE(info.st_mode) != unix_mode:
+                # bind() applied the umask to the fchmod'ed mode, which can only have
+                # taken bits away: widening to what was asked opens no window.
+                os.chmod(address.path, unix_mode)
         if backlog is not None:
             sock.listen(backlog)
         sock.setblocking(False)
     except BaseException:
+        unlink_unix_socket(sock)
         sock.close()
         raise
     return sock
