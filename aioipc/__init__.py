@@ -4,6 +4,7 @@ from ._children import ExitStatus as ExitStatus
 from ._detach import spawn_detached as spawn_detached
 from ._errors import BrokenPipe as BrokenPipe
 from ._errors import DelimiterNotFound as DelimiterNotFound
+from ._errors import FdsTruncated as FdsTruncated
 from ._errors import IncompleteRead as IncompleteRead
 from ._errors import IPCError as IPCError
 from ._errors import IPCTimeoutError as IPCTimeoutError
@@ -40,6 +41,7 @@ from ._signals import signal_number as signal_number
 from ._spawn import DEVNULL as DEVNULL
 from ._spawn import PIPE as PIPE
 from ._spawn import STDOUT as STDOUT
+from ._streams import FdMessage as FdMessage
 from ._streams import PeerCredentials as PeerCredentials
 from ._streams import Stream as Stream
 from ._streams import StreamAttribute as StreamAttribute
@@ -53,6 +55,8 @@ __all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
     "DEVNULL",
     "DelimiterNotFound",
     "ExitStatus",
+    "FdMessage",
+    "FdsTruncated",
     "ForkedProcess",
     "IPCError",
     "IPCTimeoutError",
