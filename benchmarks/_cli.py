@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"short run: {QUICK_ROUNDS} rounds of {QUICK_SCALE:.0%} of each workload",
+        help=f"short run: {QUICK_ROUNDS} rounds of {QUICK_SCALE * 100:.0f}%% of each workload",
     )
     parser.add_argument(
         "--rounds",
