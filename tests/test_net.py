@@ -541,7 +541,7 @@ async def test_accept_backs_off_when_out_of_fds_and_recovers() -> None:
         client.setblocking(False)
         with client:
             soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-            lowest_free = os.dup(0)
+            lowest_free = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
             os.close(lowest_free)
             resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))
             try:
