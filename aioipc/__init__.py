@@ -1,5 +1,7 @@
 """aioipc: asyncio-native inter-process communication."""
 
+from ._addresses import Address as Address
+from ._addresses import parse_address as parse_address
 from ._children import ExitStatus as ExitStatus
 from ._detach import spawn_detached as spawn_detached
 from ._errors import BrokenPipe as BrokenPipe
@@ -20,6 +22,8 @@ from ._fork import open_fork as open_fork
 from ._loop import loop_factory as loop_factory
 from ._loop import new_event_loop as new_event_loop
 from ._loop import run as run
+from ._net import connect as connect
+from ._net import serve as serve
 from ._pipes import Pipeline as Pipeline
 from ._pipes import open_pipeline as open_pipeline
 from ._pipes import pipe_from as pipe_from
@@ -28,6 +32,7 @@ from ._process import CompletedProcess as CompletedProcess
 from ._process import Process as Process
 from ._process import open_process as open_process
 from ._process import run_process as run_process
+from ._server import Server as Server
 from ._signals import SignalHandle as SignalHandle
 from ._signals import SignalStream as SignalStream
 from ._signals import ignore_signals as ignore_signals
@@ -50,6 +55,7 @@ from ._streams import socketpair as socketpair
 from ._version import __version__ as __version__
 
 __all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
+    "Address",
     "BrokenPipe",
     "CompletedProcess",
     "DEVNULL",
@@ -70,11 +76,13 @@ __all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
     "Process",
     "ProcessError",
     "STDOUT",
+    "Server",
     "SignalHandle",
     "SignalStream",
     "Stream",
     "StreamAttribute",
     "__version__",
+    "connect",
     "ignore_signals",
     "is_alive",
     "is_fifo",
@@ -89,11 +97,13 @@ __all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
     "open_pipeline",
     "open_process",
     "open_signal_stream",
+    "parse_address",
     "pipe",
     "pipe_from",
     "pipe_to",
     "run",
     "run_process",
+    "serve",
     "signal_name",
     "signal_number",
     "socketpair",
