@@ -1,0 +1,555 @@
+"""The prefork server: N worker processes accept on one listening socket.
+
+:func:`serve_prefork` opens the listening socket in the parent and forks ``workers``
+children through the fork machinery of :func:`aioipc.open_fork` (the child lets go of
+the parent's loop, fds, wakeup fd and handlers; it keeps only the listening sockets and
+a socketpair to the parent; it always leaves through ``os._exit``).  Each worker runs
+an event loop of its own -- uvloop when the parent runs uvloop, or what ``loop=`` says
+-- accepts on the shared socket and runs ``handler(stream)`` as a task per connection.
+The kernel hands each connection to one of the workers that are waiting for it, so one
+server keeps every core busy without a Python process being the bottleneck.
+
+The parent does not accept.  It supervises:
+
+* a worker says ``ready`` over its socketpair once it accepts; ``serve_prefork``
+  returns when every worker has;
+* a worker that dies is reaped by the child watcher and replaced.  One that dies soon
+  after it started is replaced after a pause that doubles on each quick death (up to
+  :data:`MAX_RESTART_DELAY`), so a crash loop does not spin the machine;
+* ``close()`` -- or SIGTERM while :meth:`PreforkServer.serve_forever` runs -- closes the
+  parent's listening sockets and sends SIGTERM to every worker.  A worker then stops
+  accepting, lets its connections finish, and exits; whatever is left when
+  ``drain_timeout`` is over gets SIGKILL and is reaped.
+
+A worker ignores SIGINT: Ctrl-C in a terminal reaches the whole process group, and the
+parent alone decides how to drain.  If the parent dies without closing, each worker
+sees EOF on its socketpair and drains by itself (``drain_timeout`` seconds at most), so
+no orphan serves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from ._acceptor import Acceptor
+from ._addresses import Address
+from ._children import Child, run_to_completion
+from ._fork import _ForkRequest, _start_fork
+from ._listeners import Listeners, open_listeners
+from ._loop import LoopName, loop_factory
+from ._process import DEFAULT_GRACE, _Opener
+from ._server_base import DEFAULT_DRAIN_TIMEOUT, ServerBase, check_drain_timeout
+from ._signals import on_signal
+from ._spawn import DEVNULL
+from ._streams import Stream
+
+__all__ = ["MAX_RESTART_DELAY", "PreforkServer", "serve_prefork"]
+
+logger = logging.getLogger("aioipc.servers")
+
+#: A worker that lived at least this long before dying is replaced at once.
+STABLE_AFTER = 1.0
+#: The first pause before replacing a worker that died young; it doubles each time.
+FIRST_RESTART_DELAY = 0.1
+#: The longest pause between restarts of a worker that keeps dying young.
+MAX_RESTART_DELAY = 5.0
+
+_READY = b"ready"
+
+
+@dataclass(slots=True)
+class _WorkerConfig:
+    """What a worker needs; it reaches the worker by fork(), never by pickling."""
+
+    handler: Callable[[Stream], Awaitable[object]]
+    sockets: list[socket.socket]
+    loop: LoopName
+    max_connections: int | None
+    drain_timeout: float | None
+
+
+# ------------------------------------------------------------------ in the worker
+
+
+class _Worker:
+    """One worker process's server: the acceptor, its connection tasks, the drain."""
+
+    def __init__(self, config: _WorkerConfig, channel: Stream) -> None:
+        self._config = config
+        self._channel = channel
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._acceptor = Acceptor(config.sockets, self._on_connection, loop=self._loop)
+
+    async def run(self) -> None:
+        with on_signal(signal.SIGTERM, lambda _: self._stop.set()):
+            self._acceptor.start()
+            watch_parent = self._loop.create_task(self._watch_parent())
+            try:
+                with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    await self._channel.send_line(_READY)
+                await self._stop.wait()
+            finally:
+                self._acceptor.stop()
+                for sock in self._config.sockets:
+                    sock.close()  # our copy: the parent's stays, and the Unix file too
+                await self._drain()
+                watch_parent.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watch_parent
+
+    async def _watch_parent(self) -> None:
+        """EOF on the socketpair means the parent is gone (or closed us): drain."""
+        with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+            while await self._channel.receive():
+                pass
+        self._stop.set()
+
+    async def _drain(self) -> None:
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=self._config.drain_timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    def _on_connection(self, conn: socket.socket, peer: object) -> None:
+        task = self._loop.create_task(self._serve(conn, peer))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        limit = self._config.max_connections
+        if limit is not None and len(self._tasks) >= limit:
+            self._acceptor.pause()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        limit = self._config.max_connections
+        if not self._stop.is_set() and (limit is None or len(self._tasks) < limit):
+            self._acceptor.resume()
+
+    async def _serve(self, conn: socket.socket, peer: object) -> None:
+        try:
+            stream = await Stream.from_socket(conn)
+        except Exception:
+            logger.exception("cannot set up the connection from %r", peer)
+            return
+        try:
+            await self._config.handler(stream)
+        except Exception:
+            logger.exception("handler failed on the connection from %r", peer)
+        finally:
+            await stream.aclose()
+
+
+def _worker_main(channel: socket.socket, config: _WorkerConfig) -> None:
+    """The forked worker: its own loop, until SIGTERM or the parent's EOF."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    async def main() -> None:
+        stream = await Stream.from_socket(channel)
+        try:
+            await _Worker(config, stream).run()
+        finally:
+            await stream.aclose()
+
+    with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
+        runner.run(main())
+
+
+# ------------------------------------------------------------------ in the parent
+
+
+class _WorkerFailed(Exception):
+    """A worker exited before it said it was ready."""
+
+
+@dataclass(slots=True)
+class _Slot:
+    """One worker position: the worker in it now, and whether it accepts yet."""
+
+    index: int
+    child: Child | None = None
+    channel: Stream | None = None
+    ready: bool = False
+    task: asyncio.Task[None] | None = None
+
+
+class PreforkServer(ServerBase):
+    """A running :func:`serve_prefork` server: worker processes and their supervisor.
+
+    Use it as an async context manager, or ``await server.close()``.
+
+    Attributes:
+        workers: how many worker processes it keeps running.
+    """
+
+    def __init__(
+        self,
+        listeners: Listeners,
+        config: _WorkerConfig,
+        *,
+        workers: int,
+        drain_timeout: float | None,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        """Servers are made by :func:`serve_prefork`."""
+        super().__init__(listeners, drain_timeout=drain_timeout, loop=loop)
+        self.workers = workers
+        self._config = config
+        self._slots = [_Slot(index) for index in range(workers)]
+        self._changed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._term_tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def worker_pids(self) -> tuple[int, ...]:
+        """The pids of the workers running now (started, not yet reaped)."""
+        return tuple(
+            slot.child.pid
+            for slot in self._slots
+            if slot.child is not None and slot.child.status is None
+        )
+
+    def __repr__(self) -> str:
+        where = ", ".join(str(a) for a in self._listeners.addresses)
+        state = "serving" if self.is_serving() else "closing"
+        return f"<aioipc.PreforkServer {where} {state}, workers {list(self.worker_pids)}>"
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_ready(self) -> tuple[int, ...]:
+        """Wait until every worker slot has a worker that accepts; return their pids.
+
+        A worker that has exited counts as not ready even if the supervisor has not
+        noticed yet (it is reaped here and then), so after killing a worker,
+        ``wait_ready()`` returns once its replacement accepts.
+
+        Raises:
+            RuntimeError: the server is closing or closed.
+        """
+        while True:
+            if self._closing:
+                raise RuntimeError("the prefork server is closed")
+            changed = self._changed
+            all_ready = True
+            for slot in self._slots:
+                if slot.child is not None and slot.ready:
+                    with contextlib.suppress(ChildProcessError):
+                        slot.child.poll()
+                if slot.child is None or not slot.ready or slot.child.status is not None:
+                    all_ready = False
+            if all_ready:
+                return self.worker_pids
+            await changed.wait()
+
+    # ------------------------------------------------------------ workers
+
+    async def _start_worker(self, slot: _Slot) -> None:
+        """Fork a worker into ``slot`` and wait until it accepts.
+
+        Raises:
+            _WorkerFailed: it exited first.
+            OSError: fork() failed.
+        """
+        started = await _start_fork(
+            _ForkRequest(
+                func=_worker_main,
+                args=(self._config,),
+                stdio=(DEVNULL, None, None),
+                channel=True,
+                credentials=None,
+                cwd=None,
+                new_session=False,
+                pass_fds=tuple(sock.fileno() for sock in self._config.sockets),
+                check=False,
+                grace=DEFAULT_GRACE,
+            )
+        )
+        child = started.child
+        assert started.channel is not None
+        slot.child = child
+        try:
+            slot.channel = await Stream.from_socket(started.channel, child_pid=child.pid)
+            try:
+                line = await slot.channel.readline()
+            except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+                line = b""
+            if line != _READY:
+                status = await child.wait()
+                raise _WorkerFailed(f"worker {child.pid} {status} before it was ready")
+        except BaseException:
+            await run_to_completion(self._clear(slot, kill=True))
+            raise
+        slot.ready = True
+        self._notify()
+        logger.debug("prefork worker %d is accepting", child.pid)
+        if self._closing:
+            child.send_signal(signal.SIGTERM)
+
+    async def _clear(self, slot: _Slot, *, kill: bool) -> None:
+        """Empty ``slot``: stop its worker if asked (SIGKILL), reap it, close the channel."""
+        child, channel = slot.child, slot.channel
+        slot.child = slot.channel = None
+        slot.ready = False
+        self._notify()
+        if channel is not None:
+            await channel.aclose()
+        if child is not None:
+            if kill:
+                child.send_signal(signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                await child.wait()
+
+    async def _supervise(self, slot: _Slot) -> None:
+        """Keep a worker in ``slot`` until the server closes (the slot starts filled)."""
+        delay = 0.0
+        while True:
+            assert slot.child is not None
+            child = slot.child
+            began = self._loop.time()
+            try:
+                status = await child.wait()
+            except ChildProcessError as exc:
+                logger.error("%s", exc)
+                status = None
+            lived = self._loop.time() - began
+            await self._clear(slot, kill=False)
+            if self._closing:
+                return
+            delay = 0.0 if lived >= STABLE_AFTER else _longer(delay)
+            logger.warning(
+                "prefork worker %d %s; starting another%s",
+                child.pid,
+                status if status is not None else "was lost",
+                f" in {delay:.1f} s" if delay else "",
+            )
+            while True:
+                if delay:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(delay):
+                            await self._stopping.wait()
+                if not self.is_serving():
+                    return
+                try:
+                    await self._start_worker(slot)
+                except (_WorkerFailed, OSError) as exc:
+                    delay = _longer(delay)
+                    logger.error(
+                        "cannot start a prefork worker (%s); trying again in %.1f s", exc, delay
+                    )
+                    continue
+                break
+
+    async def _start(self) -> None:
+        """Start every worker; once all accept, supervise them.
+
+        Raises:
+            RuntimeError: a worker exited before it was ready.
+            OSError: fork() failed.
+
+        The caller closes the server after a failure.
+        """
+        results = await asyncio.gather(
+            *(self._start_worker(slot) for slot in self._slots), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            first = failures[0]
+            if isinstance(first, _WorkerFailed):
+                raise RuntimeError(f"serve_prefork(): {first}") from None
+            raise first
+        for slot in self._slots:
+            slot.task = self._loop.create_task(self._supervise(slot))
+
+    # ------------------------------------------------------------ closing
+
+    async def serve_forever(self) -> None:
+        """Wait until the server is closed; SIGTERM meanwhile drains it, then returns.
+
+        SIGTERM (what systemd and ``kill`` send) makes the server close with the
+        ``drain_timeout`` it was made with; ``serve_forever()`` then returns normally,
+        so ``main()`` can end with status 0.  Cancelling it closes the server the same
+        way before the cancellation goes on.
+        """
+
+        def on_term(signum: int) -> None:
+            logger.info("SIGTERM: draining the prefork workers")
+            task = self._loop.create_task(self.close(self._default_drain))
+            self._term_tasks.add(task)
+            task.add_done_callback(self._term_tasks.discard)
+
+        with on_signal(signal.SIGTERM, on_term):
+            await super().serve_forever()
+
+    async def _shutdown(self, drain_timeout: float | None, grace: float) -> None:
+        self._stopping.set()
+        self._notify()
+        self._listeners.close()
+        for slot in self._slots:
+            if slot.child is not None:
+                slot.child.send_signal(signal.SIGTERM)
+        supervisors = [slot.task for slot in self._slots if slot.task is not None]
+        if supervisors:
+            _, pending = await asyncio.wait(supervisors, timeout=drain_timeout)
+            if pending:
+                logger.info(
+                    "killing %d prefork workers still running after the drain", len(pending)
+                )
+        for slot in self._slots:
+            if slot.child is not None:
+                slot.child.send_signal(signal.SIGKILL)
+        if supervisors:
+            await asyncio.wait(supervisors)
+        for slot in self._slots:
+            await self._clear(slot, kill=True)
+
+
+def _longer(delay: float) -> float:
+    return min(max(delay * 2, FIRST_RESTART_DELAY), MAX_RESTART_DELAY)
+
+
+def _running_loop_name(loop: asyncio.AbstractEventLoop) -> LoopName:
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio"
+    return "uvloop" if isinstance(loop, uvloop.Loop) else "asyncio"
+
+
+def _check_handler(handler: object) -> Callable[[Stream], Awaitable[object]]:
+    if not callable(handler):
+        raise TypeError(
+            f"serve_prefork() needs an async handler(stream) function, not {handler!r}"
+        )
+    call: Any = getattr(handler, "__call__", None)  # noqa: B004 - objects with async __call__
+    if not (inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)):
+        raise TypeError(
+            f"serve_prefork() needs an async handler: define it with 'async def', not {handler!r}"
+        )
+    return handler
+
+
+def _check_workers(workers: object) -> int:
+    if workers is None:
+        return os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise TypeError(f"workers must be an int or None (one per CPU), not {workers!r}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
+    return workers
+
+
+def _check_max_connections(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"max_connections must be an int or None, not {value!r}")
+    if value < 1:
+        raise ValueError(f"max_connections must be at least 1, not {value}")
+    return value
+
+
+def serve_prefork(
+    handler: Callable[[Stream], Awaitable[object]],
+    address: str | Address | socket.socket,
+    *,
+    workers: int | None = None,
+    max_connections: int | None = None,
+    loop: LoopName | None = None,
+    backlog: int = 128,
+    unix_mode: int = 0o600,
+    drain_timeout: float | None = DEFAULT_DRAIN_TIMEOUT,
+) -> _Opener[PreforkServer]:
+    """Serve connections from ``workers`` processes that share one listening socket.
+
+    ::
+
+        async def echo(stream: aioipc.Stream) -> None:
+            async for line in stream.lines():
+                await stream.send_line(line)
+
+        async def main() -> None:
+            async with aioipc.serve_prefork(echo, "tcp://127.0.0.1:7000") as server:
+                await server.serve_forever()      # SIGTERM drains and returns
+
+    Each worker is a forked copy of this program with its own event loop, accepting on
+    the shared socket and running ``handler(stream)`` as a task per connection (an
+    exception is logged on ``aioipc.servers`` in the worker, and the worker goes on).
+    A worker that dies is replaced, after a pause if it died young.  Entering the block
+    or awaiting the call gives a :class:`PreforkServer` once every worker accepts.
+
+    Args:
+        handler: ``async def handler(stream: aioipc.Stream)``; the stream is closed
+            when it returns.  It runs in the workers, which are forks of this process
+            as it was at the call: they see the module state of that moment, not later
+            changes in the parent.
+        address: where to listen: ``"tcp://127.0.0.1:0"``, ``"unix:/path"``,
+            ``"unix:@name"``, an :class:`aioipc.Address`, or an already-listening
+            :class:`socket.socket` (socket activation), which the server takes over.
+        workers: how many worker processes; None for one per CPU (``os.cpu_count()``).
+        max_connections: connections one worker serves at once; at the limit it
+            stops accepting and leaves new clients to the other workers.
+        loop: the workers' event loop: ``"asyncio"``, ``"uvloop"`` or ``"auto"``;
+            None for the kind the caller runs on.
+        backlog: the listen backlog shared by the workers.
+        unix_mode: the permissions of a Unix socket file the server creates.
+        drain_timeout: how long connections may finish when the server is closed by
+            SIGTERM, by leaving the block, by a cancelled ``serve_forever()``, or by
+            the parent's death (each worker's own bound).
+
+    Raises:
+        TypeError: ``handler`` is not an async function; a bad ``workers``,
+            ``max_connections``, ``backlog`` or address type.
+        ValueError: ``workers`` or ``max_connections`` < 1, an unknown ``loop`` (or
+            uvloop asked for and missing), a malformed or datagram address, a socket
+            that is not listening.
+        FileExistsError: the Unix socket path is taken by something other than a stale
+            socket.
+        OSError: bind, listen or fork failed.
+        RuntimeError: a worker exited before it was ready.
+    """
+    checked = _check_handler(handler)
+    count = _check_workers(workers)
+    limit = _check_max_connections(max_connections)
+    default_drain = check_drain_timeout(drain_timeout)
+    if loop is not None:
+        loop_factory(loop)  # an unknown name, or uvloop missing, fails here
+
+    async def start() -> PreforkServer:
+        running = asyncio.get_running_loop()
+        listeners = await open_listeners(
+            address, backlog=backlog, unix_mode=unix_mode, caller="serve_prefork"
+        )
+        config = _WorkerConfig(
+            handler=checked,
+            sockets=listeners.sockets,
+            loop=loop if loop is not None else _running_loop_name(running),
+            max_connections=limit,
+            drain_timeout=default_drain,
+        )
+        server = PreforkServer(
+            listeners, config, workers=count, drain_timeout=default_drain, loop=running
+        )
+        try:
+            await server._start()
+        except BaseException:
+            await run_to_completion(server.close(0))
+            raise
+        return server
+
+    return _Opener(start)
