@@ -21,9 +21,11 @@ The parent closes its copy of the connection at once (or the client would never 
 EOF from a child that exited), and hands the child to the loop's child watcher
 (:mod:`aioipc._children`): a pidfd per child says when it has exited and the watcher
 reaps exactly that child.  There is no REAPER and no ``waitpid(-1)``, so children that
-other code started are never stolen, and ``accept()`` has no SIGCHLD to be interrupted
-by (see :mod:`aioipc._acceptor`).  At ``max_children`` the server stops accepting until
-a child exits: new clients wait in the listen backlog.
+other code started are never stolen.  ``accept()`` cannot die of ``EINTR``: it runs
+only when the listening socket is readable (:class:`aioipc._server.Listener`, shared
+with :func:`aioipc.serve`), so it never blocks for a signal to interrupt, and Python
+retries an interrupted call anyway (PEP 475).  At ``max_children`` the server stops
+accepting until a child exits: new clients wait in the listen backlog.
 """
 
 from __future__ import annotations
@@ -37,20 +39,19 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 from typing import NoReturn, TypeAlias
 
-from ._acceptor import Acceptor
 from ._addresses import Address
 from ._children import Child, ExitStatus, watch_child
 from ._fork import _fork, _fork_stdio, _read_until_eof
 from ._fork_child import _child_main, _decode_error, _ForkPlan, _open_fd_identities
-from ._listeners import Listeners, open_listeners
-from ._process import _Opener
-from ._server_base import DEFAULT_DRAIN_TIMEOUT, ServerBase, check_drain_timeout
+from ._process import DEFAULT_GRACE, _check_grace, _Opener
+from ._server import Listener, ListenSpec, open_listeners
+from ._server_base import ServerBase, check_listen_args
 from ._spawn import DEVNULL, PIPE, StdioArg, _spawn, _Spec, _Stdio
 from ._streams import Stream
 
 __all__ = ["DEFAULT_MAX_CHILDREN", "ForkingServer", "serve_forking"]
 
-logger = logging.getLogger("aioipc.servers")
+logger = logging.getLogger("aioipc.serve")
 
 #: How many children a forking server runs at once unless told otherwise.
 DEFAULT_MAX_CHILDREN = 64
@@ -152,21 +153,20 @@ class ForkingServer(ServerBase):
 
     def __init__(
         self,
-        listeners: Listeners,
+        sockets: Sequence[tuple[socket.socket, Address]],
         launcher: _ExecLauncher | _ForkLauncher,
         *,
         max_children: int | None,
-        drain_timeout: float | None,
-        loop: asyncio.AbstractEventLoop,
+        grace: float,
     ) -> None:
-        """Servers are made by :func:`serve_forking`."""
-        super().__init__(listeners, drain_timeout=drain_timeout, loop=loop)
+        """Servers are made by :func:`serve_forking`; it starts accepting at once."""
+        super().__init__(sockets, loop=asyncio.get_running_loop())
         self.max_children = max_children
         self._launcher = launcher
+        self._grace = grace
         self._children: dict[int, Child] = {}
         self._watchers: set[asyncio.Task[None]] = set()
-        self._acceptor = Acceptor(listeners.sockets, self._on_connection, loop=loop)
-        self._acceptor.start()
+        self._listener = Listener(sockets, self._on_connection)
 
     @property
     def child_pids(self) -> tuple[int, ...]:
@@ -174,8 +174,8 @@ class ForkingServer(ServerBase):
         return tuple(self._children)
 
     def __repr__(self) -> str:
-        where = ", ".join(str(a) for a in self._listeners.addresses)
-        state = "serving" if self.is_serving() else "closing"
+        where = ", ".join(str(a) for a in self.addresses)
+        state = "serving" if self.is_serving else "closed"
         return (
             f"<aioipc.ForkingServer {where} running {self._launcher.description} "
             f"{state}, {len(self._children)} children>"
@@ -184,7 +184,13 @@ class ForkingServer(ServerBase):
     def _at_limit(self) -> bool:
         return self.max_children is not None and len(self._children) >= self.max_children
 
-    def _on_connection(self, conn: socket.socket, peer: object) -> None:
+    def _on_connection(self, conn: socket.socket, address: Address) -> None:
+        # Blocking, as a program run with a socket for stdin expects; only we hold it.
+        conn.setblocking(True)
+        try:
+            peer: object = conn.getpeername()
+        except OSError:
+            peer = "a client that already left"
         try:
             pid, report_fd = self._launcher.launch(conn)
         except OSError as exc:
@@ -200,7 +206,7 @@ class ForkingServer(ServerBase):
         logger.debug("connection from %r: began child %d", peer, pid)
         self._children[pid] = child
         if self._at_limit():
-            self._acceptor.pause()
+            self._listener.pause()
         task = self._loop.create_task(self._reap(child, report_fd))
         self._watchers.add(task)
         task.add_done_callback(self._watchers.discard)
@@ -225,7 +231,7 @@ class ForkingServer(ServerBase):
         finally:
             del self._children[child.pid]
             if not self._closing and not self._at_limit():
-                self._acceptor.resume()
+                self._listener.resume()
 
     def _log_exit(self, pid: int, status: ExitStatus) -> None:
         if status.success:
@@ -235,9 +241,9 @@ class ForkingServer(ServerBase):
                 "reaped child %d (%s), which %s", pid, self._launcher.description, status
             )
 
-    async def _shutdown(self, drain_timeout: float | None, grace: float) -> None:
-        self._acceptor.stop()
-        self._listeners.close()
+    async def _shutdown(self, drain_timeout: float | None) -> None:
+        self._listener.close()
+        self._close_sockets()
         watchers = set(self._watchers)
         if watchers:
             await asyncio.wait(watchers, timeout=drain_timeout)
@@ -245,7 +251,7 @@ class ForkingServer(ServerBase):
         if left:
             logger.info("stopping %d children still running after the drain", len(left))
             await asyncio.gather(
-                *(child.shutdown(grace) for child in left), return_exceptions=True
+                *(child.shutdown(self._grace) for child in left), return_exceptions=True
             )
         if self._watchers:
             await asyncio.wait(set(self._watchers))
@@ -301,14 +307,14 @@ def _check_max_children(value: object) -> int | None:
 
 def serve_forking(
     handler_or_argv: ForkingHandler | Sequence[str | bytes | os.PathLike[str]],
-    address: str | Address | socket.socket,
+    address: ListenSpec,
     *,
     max_children: int | None = DEFAULT_MAX_CHILDREN,
     backlog: int = 128,
     unix_mode: int = 0o600,
     stderr: StdioArg = None,
     env: dict[str, str] | None = None,
-    drain_timeout: float | None = DEFAULT_DRAIN_TIMEOUT,
+    grace: float = DEFAULT_GRACE,
 ) -> _Opener[ForkingServer]:
     """Serve each connection in a child process of its own: perlipc's forking server.
 
@@ -349,38 +355,28 @@ def serve_forking(
             (the client socket, perlipc's commented-out ``open(STDERR, ">&STDOUT")``),
             an fd or an open file.
         env: the environment of an ``argv`` program (default: the server's).
-        drain_timeout: how long leaving the ``async with`` block normally, or a
-            cancelled :meth:`ForkingServer.serve_forever`, lets children finish.
+        grace: when :meth:`ForkingServer.close` has waited its ``drain_timeout``, the
+            children left get SIGTERM, then SIGKILL after ``grace`` seconds.
 
     Raises:
         TypeError: a string command (there is no shell), something that is neither a
             function nor an argv list, a bad ``max_children``/``backlog``/``stderr``.
-        ValueError: an empty argv, ``max_children`` < 1, ``stderr=PIPE``, a malformed
-            or datagram address, a socket that is not listening.
+        ValueError: an empty argv, ``max_children`` < 1, ``stderr=PIPE``, a negative
+            ``grace``, a bad ``backlog`` or ``unix_mode``, a malformed or datagram
+            address, a socket that is not listening.
         FileNotFoundError, PermissionError: the program of ``argv`` is missing or not
             executable.
         FileExistsError: the Unix socket path is taken by something other than a stale
             socket.
         OSError: bind or listen failed.
     """
+    check_listen_args("serve_forking", address, backlog, unix_mode)
     launcher = _launcher_for(handler_or_argv, stderr, env)
     limit = _check_max_children(max_children)
-    default_drain = check_drain_timeout(drain_timeout)
+    grace = _check_grace(grace)
 
     async def start() -> ForkingServer:
-        listeners = await open_listeners(
-            address, backlog=backlog, unix_mode=unix_mode, caller="serve_forking"
-        )
-        try:
-            return ForkingServer(
-                listeners,
-                launcher,
-                max_children=limit,
-                drain_timeout=default_drain,
-                loop=asyncio.get_running_loop(),
-            )
-        except BaseException:
-            listeners.close()
-            raise
+        sockets = await open_listeners([address], backlog=backlog, unix_mode=unix_mode)
+        return ForkingServer(sockets, launcher, max_children=limit, grace=grace)
 
     return _Opener(start)

@@ -36,27 +36,26 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 
-from ._acceptor import Acceptor
 from ._addresses import Address
 from ._children import Child, run_to_completion
 from ._fork import _ForkRequest, _start_fork
-from ._listeners import Listeners, open_listeners
 from ._loop import LoopName, loop_factory
 from ._process import DEFAULT_GRACE, _Opener
-from ._server_base import DEFAULT_DRAIN_TIMEOUT, ServerBase, check_drain_timeout
+from ._server import DEFAULT_DRAIN_TIMEOUT, Listener, ListenSpec, describe_peer, open_listeners
+from ._server_base import ServerBase, check_drain_timeout, check_listen_args
 from ._signals import on_signal
 from ._spawn import DEVNULL
 from ._streams import Stream
 
 __all__ = ["MAX_RESTART_DELAY", "PreforkServer", "serve_prefork"]
 
-logger = logging.getLogger("aioipc.servers")
+logger = logging.getLogger("aioipc.serve")
 
 #: A worker that lived at least this long before dying is replaced at once.
 STABLE_AFTER = 1.0
@@ -73,7 +72,7 @@ class _WorkerConfig:
     """What a worker needs; it reaches the worker by fork(), never by pickling."""
 
     handler: Callable[[Stream], Awaitable[object]]
-    sockets: list[socket.socket]
+    sockets: list[tuple[socket.socket, Address]]
     loop: LoopName
     max_connections: int | None
     drain_timeout: float | None
@@ -91,20 +90,21 @@ class _Worker:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._acceptor = Acceptor(config.sockets, self._on_connection, loop=self._loop)
 
     async def run(self) -> None:
         with on_signal(signal.SIGTERM, lambda _: self._stop.set()):
-            self._acceptor.start()
+            self._listener = Listener(self._config.sockets, self._on_connection)
             watch_parent = self._loop.create_task(self._watch_parent())
             try:
                 with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
                     await self._channel.send_line(_READY)
                 await self._stop.wait()
             finally:
-                self._acceptor.stop()
-                for sock in self._config.sockets:
-                    sock.close()  # our copy: the parent's stays, and the Unix file too
+                # Never Listener.close(): it would unlink the Unix socket file, which
+                # is the parent's.  Closing our copies of the sockets is all we do.
+                self._listener.pause()
+                for sock, _ in self._config.sockets:
+                    sock.close()
                 await self._drain()
                 watch_parent.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -126,30 +126,37 @@ class _Worker:
         if pending:
             await asyncio.wait(pending)
 
-    def _on_connection(self, conn: socket.socket, peer: object) -> None:
-        task = self._loop.create_task(self._serve(conn, peer))
+    def _on_connection(self, conn: socket.socket, address: Address) -> None:
+        task = self._loop.create_task(self._serve(conn, address))
         self._tasks.add(task)
         task.add_done_callback(self._done)
         limit = self._config.max_connections
         if limit is not None and len(self._tasks) >= limit:
-            self._acceptor.pause()
+            self._listener.pause()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         limit = self._config.max_connections
         if not self._stop.is_set() and (limit is None or len(self._tasks) < limit):
-            self._acceptor.resume()
+            self._listener.resume()
 
-    async def _serve(self, conn: socket.socket, peer: object) -> None:
+    async def _serve(self, conn: socket.socket, address: Address) -> None:
         try:
             stream = await Stream.from_socket(conn)
-        except Exception:
-            logger.exception("cannot set up the connection from %r", peer)
+        except Exception as error:  # from_socket has closed conn
+            logger.info("connection on %s lost before it was served: %s", address, error)
             return
         try:
             await self._config.handler(stream)
+        except anyio.EndOfStream:
+            pass  # the handler read past the client's end: the client left
         except Exception:
-            logger.exception("handler failed on the connection from %r", peer)
+            logger.exception(
+                "handler failed on connection to %s from %s (prefork worker %d)",
+                address,
+                describe_peer(stream),
+                os.getpid(),
+            )
         finally:
             await stream.aclose()
 
@@ -198,15 +205,13 @@ class PreforkServer(ServerBase):
 
     def __init__(
         self,
-        listeners: Listeners,
+        sockets: Sequence[tuple[socket.socket, Address]],
         config: _WorkerConfig,
         *,
         workers: int,
-        drain_timeout: float | None,
-        loop: asyncio.AbstractEventLoop,
     ) -> None:
         """Servers are made by :func:`serve_prefork`."""
-        super().__init__(listeners, drain_timeout=drain_timeout, loop=loop)
+        super().__init__(sockets, loop=asyncio.get_running_loop())
         self.workers = workers
         self._config = config
         self._slots = [_Slot(index) for index in range(workers)]
@@ -224,8 +229,8 @@ class PreforkServer(ServerBase):
         )
 
     def __repr__(self) -> str:
-        where = ", ".join(str(a) for a in self._listeners.addresses)
-        state = "serving" if self.is_serving() else "closing"
+        where = ", ".join(str(a) for a in self.addresses)
+        state = "serving" if self.is_serving else "closed"
         return f"<aioipc.PreforkServer {where} {state}, workers {list(self.worker_pids)}>"
 
     def _notify(self) -> None:
@@ -275,7 +280,7 @@ class PreforkServer(ServerBase):
                 credentials=None,
                 cwd=None,
                 new_session=False,
-                pass_fds=tuple(sock.fileno() for sock in self._config.sockets),
+                pass_fds=tuple(sock.fileno() for sock, _ in self._config.sockets),
                 check=False,
                 grace=DEFAULT_GRACE,
             )
@@ -343,7 +348,7 @@ class PreforkServer(ServerBase):
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(delay):
                             await self._stopping.wait()
-                if not self.is_serving():
+                if not self.is_serving:
                     return
                 try:
                     await self._start_worker(slot)
@@ -389,17 +394,17 @@ class PreforkServer(ServerBase):
 
         def on_term(signum: int) -> None:
             logger.info("SIGTERM: draining the prefork workers")
-            task = self._loop.create_task(self.close(self._default_drain))
+            task = self._loop.create_task(self.close(self._config.drain_timeout))
             self._term_tasks.add(task)
             task.add_done_callback(self._term_tasks.discard)
 
         with on_signal(signal.SIGTERM, on_term):
             await super().serve_forever()
 
-    async def _shutdown(self, drain_timeout: float | None, grace: float) -> None:
+    async def _shutdown(self, drain_timeout: float | None) -> None:
         self._stopping.set()
         self._notify()
-        self._listeners.close()
+        self._close_sockets()
         for slot in self._slots:
             if slot.child is not None:
                 slot.child.send_signal(signal.SIGTERM)
@@ -466,7 +471,7 @@ def _check_max_connections(value: object) -> int | None:
 
 def serve_prefork(
     handler: Callable[[Stream], Awaitable[object]],
-    address: str | Address | socket.socket,
+    address: ListenSpec,
     *,
     workers: int | None = None,
     max_connections: int | None = None,
@@ -524,27 +529,24 @@ def serve_prefork(
         RuntimeError: a worker exited before it was ready.
     """
     checked = _check_handler(handler)
+    check_listen_args("serve_prefork", address, backlog, unix_mode)
     count = _check_workers(workers)
     limit = _check_max_connections(max_connections)
-    default_drain = check_drain_timeout(drain_timeout)
+    worker_drain = check_drain_timeout(drain_timeout)
     if loop is not None:
         loop_factory(loop)  # an unknown name, or uvloop missing, fails here
 
     async def start() -> PreforkServer:
         running = asyncio.get_running_loop()
-        listeners = await open_listeners(
-            address, backlog=backlog, unix_mode=unix_mode, caller="serve_prefork"
-        )
+        sockets = await open_listeners([address], backlog=backlog, unix_mode=unix_mode)
         config = _WorkerConfig(
             handler=checked,
-            sockets=listeners.sockets,
+            sockets=sockets,
             loop=loop if loop is not None else _running_loop_name(running),
             max_connections=limit,
-            drain_timeout=default_drain,
+            drain_timeout=worker_drain,
         )
-        server = PreforkServer(
-            listeners, config, workers=count, drain_timeout=default_drain, loop=running
-        )
+        server = PreforkServer(sockets, config, workers=count)
         try:
             await server._start()
         except BaseException:
