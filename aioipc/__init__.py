@@ -19,6 +19,8 @@ from ._fifo import mkfifo as mkfifo
 from ._fifo import open_fifo as open_fifo
 from ._fork import ForkedProcess as ForkedProcess
 from ._fork import open_fork as open_fork
+from ._forking_server import ForkingServer as ForkingServer
+from ._forking_server import serve_forking as serve_forking
 from ._loop import loop_factory as loop_factory
 from ._loop import new_event_loop as new_event_loop
 from ._loop import run as run
@@ -28,6 +30,8 @@ from ._pipes import Pipeline as Pipeline
 from ._pipes import open_pipeline as open_pipeline
 from ._pipes import pipe_from as pipe_from
 from ._pipes import pipe_to as pipe_to
+from ._prefork import PreforkServer as PreforkServer
+from ._prefork import serve_prefork as serve_prefork
 from ._process import CompletedProcess as CompletedProcess
 from ._process import Process as Process
 from ._process import open_process as open_process
@@ -64,6 +68,7 @@ __all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
     "FdMessage",
     "FdsTruncated",
     "ForkedProcess",
+    "ForkingServer",
     "IPCError",
     "IPCTimeoutError",
     "IncompleteRead",
@@ -73,6 +78,7 @@ __all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
     "PeerCredentials",
     "Pipeline",
     "PipelineError",
+    "PreforkServer",
     "Process",
     "ProcessError",
     "STDOUT",
@@ -104,6 +110,8 @@ __all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
     "run",
     "run_process",
     "serve",
+    "serve_forking",
+    "serve_prefork",
     "signal_name",
     "signal_number",
     "socketpair",
