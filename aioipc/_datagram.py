@@ -4,7 +4,7 @@ perlipc's "UDP: Message Passing", the asyncio way.  A datagram socket is not a b
 stream, so it is not an :class:`aioipc.Stream`: each ``send`` is one message, each
 ``receive`` returns one whole message and the address it came from.
 
-Why ``add_reader`` + ``recvmsg_into`` rather than ``loop.create_datagram_endpoint``:
+Why ``add_reader`` + ``recvfrom_into`` rather than ``loop.create_datagram_endpoint``:
 
 * Truncation.  The endpoint's transports read with a fixed buffer (asyncio) or through
   libuv (uvloop) and hand the protocol a cut datagram without saying so.  Reading
@@ -524,9 +524,10 @@ class DatagramSocket:
 
     def _on_readable(self) -> None:
         # One datagram per callback: level-triggered readiness brings us back for the
-        # next, and a ping-pong never pays for a recvmsg that only says EAGAIN.
+        # next, and a ping-pong never pays for a read that only says EAGAIN.  With
+        # MSG_TRUNC the kernel returns the datagram's real size, even past the buffer.
         try:
-            size, _, _, address = self._sock.recvmsg_into([self._view], 0, socket.MSG_TRUNC)
+            size, address = self._sock.recvfrom_into(self._buffer, 0, socket.MSG_TRUNC)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
