@@ -22,10 +22,15 @@ EOF from a child that exited), and hands the child to the loop's child watcher
 (:mod:`aioipc._children`): a pidfd per child says when it has exited and the watcher
 reaps exactly that child.  There is no REAPER and no ``waitpid(-1)``, so children that
 other code started are never stolen.  ``accept()`` cannot die of ``EINTR``: it runs
-only when the listening socket is readable (:class:`aioipc._server.Listener`, shared
-with :func:`aioipc.serve`), so it never blocks for a signal to interrupt, and Python
+only when the listening socket is readable (:class:`aioipc._listeners.Listener`,
+shared with :func:`aioipc.serve`), so it never blocks for a signal to interrupt, and Python
 retries an interrupted call anyway (PEP 475).  At ``max_children`` the server stops
 accepting until a child exits: new clients wait in the listen backlog.
+
+This module's one job is the children: starting one per connection, reaping it, and
+stopping those left at close.  Listening and accepting are :mod:`aioipc._listeners`'s,
+and the lifecycle (``close()`` once and to its end, ``async with``, the defaults) is
+:class:`aioipc._server_base.ServerBase`'s, shared with :func:`aioipc.serve`.
 """
 
 from __future__ import annotations
@@ -43,9 +48,9 @@ from ._addresses import Address
 from ._children import Child, ExitStatus, watch_child
 from ._fork import _fork, _fork_stdio, _read_until_eof
 from ._fork_child import _child_main, _decode_error, _ForkPlan, _open_fd_identities
+from ._listeners import ListenSpec, check_listen_args, open_listeners
 from ._process import DEFAULT_GRACE, _check_grace, _Opener
-from ._server import Listener, ListenSpec, open_listeners
-from ._server_base import ServerBase, check_listen_args
+from ._server_base import ServerBase, check_limit
 from ._spawn import DEVNULL, PIPE, StdioArg, _spawn, _Spec, _Stdio
 from ._streams import Stream
 
@@ -160,13 +165,13 @@ class ForkingServer(ServerBase):
         grace: float,
     ) -> None:
         """Servers are made by :func:`serve_forking`; it starts accepting at once."""
-        super().__init__(sockets, loop=asyncio.get_running_loop())
+        super().__init__(sockets)
         self.max_children = max_children
         self._launcher = launcher
         self._grace = grace
         self._children: dict[int, Child] = {}
         self._watchers: set[asyncio.Task[None]] = set()
-        self._listener = Listener(sockets, self._on_connection)
+        self._listener = self._start_accepting(self._on_connection)
 
     @property
     def child_pids(self) -> tuple[int, ...]:
@@ -242,8 +247,7 @@ class ForkingServer(ServerBase):
             )
 
     async def _shutdown(self, drain_timeout: float | None) -> None:
-        self._listener.close()
-        self._close_sockets()
+        self._stop_listening()
         watchers = set(self._watchers)
         if watchers:
             await asyncio.wait(watchers, timeout=drain_timeout)
@@ -293,16 +297,6 @@ def _launcher_for(
     )
     spec.resolve()  # a missing program fails now, not at the first connection
     return _ExecLauncher(spec, child_stderr)
-
-
-def _check_max_children(value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"max_children must be an int or None, not {value!r}")
-    if value < 1:
-        raise ValueError(f"max_children must be at least 1, not {value}")
-    return value
 
 
 def serve_forking(
@@ -370,9 +364,9 @@ def serve_forking(
             socket.
         OSError: bind or listen failed.
     """
-    check_listen_args("serve_forking", address, backlog, unix_mode)
+    check_listen_args("serve_forking", [address], backlog, unix_mode)
     launcher = _launcher_for(handler_or_argv, stderr, env)
-    limit = _check_max_children(max_children)
+    limit = check_limit("max_children", max_children)
     grace = _check_grace(grace)
 
     async def start() -> ForkingServer:

@@ -4,6 +4,11 @@ perlipc's "Sockets: Client/Server Communication" and "TCP Clients with IO::Socke
 one address syntax (see :mod:`aioipc._addresses`), and every connection an
 :class:`aioipc.Stream`.  Internet streams end lines with ``\\r\\n`` and accept ``\\n``
 or ``\\r\\n`` (perlipc's "Internet Line Terminators"); Unix streams use ``\\n``.
+
+This module is the public front: it checks the arguments (so mistakes show when
+``connect``/``serve`` is called, before anything is opened) and returns an awaitable
+that is also an async context manager.  The server itself is
+:class:`aioipc._server.Server`, on the sockets :mod:`aioipc._listeners` opens.
 """
 
 from __future__ import annotations
@@ -14,15 +19,9 @@ from collections.abc import Iterable
 
 from ._addresses import Address, open_stream_socket, parse_address
 from ._errors import IPCTimeoutError
+from ._listeners import ListenSpec, check_listen_args, open_listeners
 from ._process import _Opener
-from ._server import (
-    Handler,
-    ListenSpec,
-    Server,
-    check_allow_uids,
-    check_listen_spec,
-    open_listeners,
-)
+from ._server import Handler, Server, check_allow_uids
 from ._streams import Stream
 
 __all__ = ["connect", "serve"]
@@ -144,22 +143,13 @@ def serve(
         raise TypeError(f"handler must be an async function, not {type(handler).__name__}")
     if not addresses:
         raise ValueError("serve() needs at least one address to listen on")
-    for spec in addresses:
-        check_listen_spec(spec)
-    if isinstance(backlog, bool) or not isinstance(backlog, int) or backlog < 0:
-        raise ValueError(f"backlog must be an int >= 0, not {backlog!r}")
+    check_listen_args("serve", addresses, backlog, unix_mode)
     if max_connections is not None and (
         isinstance(max_connections, bool)
         or not isinstance(max_connections, int)
         or max_connections < 1
     ):
         raise ValueError(f"max_connections must be None or an int >= 1, not {max_connections!r}")
-    if (
-        isinstance(unix_mode, bool)
-        or not isinstance(unix_mode, int)
-        or not 0 <= unix_mode <= 0o777
-    ):
-        raise ValueError(f"unix_mode must be permission bits (0o000-0o777), not {unix_mode!r}")
     uids = check_allow_uids(allow_uids)
     if uids is not None:
         for spec in addresses:

@@ -5,9 +5,10 @@ children through the fork machinery of :func:`aioipc.open_fork` (the child lets 
 the parent's loop, fds, wakeup fd and handlers; it keeps only the listening sockets and
 a socketpair to the parent; it always leaves through ``os._exit``).  Each worker runs
 an event loop of its own -- uvloop when the parent runs uvloop, or what ``loop=`` says
--- accepts on the shared socket and runs ``handler(stream)`` as a task per connection.
-The kernel hands each connection to one of the workers that are waiting for it, so one
-server keeps every core busy without a Python process being the bottleneck.
+-- and runs an :class:`aioipc.Server` of its own on its copies of the sockets, so a
+connection is served in a worker exactly as :func:`aioipc.serve` serves it.  The kernel
+hands each connection to one of the workers that are waiting for it, so one server
+keeps every core busy without a Python process being the bottleneck.
 
 The parent does not accept.  It supervises:
 
@@ -25,6 +26,11 @@ A worker ignores SIGINT: Ctrl-C in a terminal reaches the whole process group, a
 parent alone decides how to drain.  If the parent dies without closing, each worker
 sees EOF on its socketpair and drains by itself (``drain_timeout`` seconds at most), so
 no orphan serves on.
+
+This module's one job is the workers: starting, supervising and stopping them.  The
+parent's lifecycle (``close()`` once and to its end, ``async with``, the defaults) is
+:class:`aioipc._server_base.ServerBase`'s; the sockets come from
+:mod:`aioipc._listeners`.
 """
 
 from __future__ import annotations
@@ -45,10 +51,11 @@ import anyio
 from ._addresses import Address
 from ._children import Child, run_to_completion
 from ._fork import _ForkRequest, _start_fork
+from ._listeners import ListenSpec, check_listen_args, open_listeners
 from ._loop import LoopName, loop_factory
 from ._process import DEFAULT_GRACE, _Opener
-from ._server import DEFAULT_DRAIN_TIMEOUT, Listener, ListenSpec, describe_peer, open_listeners
-from ._server_base import ServerBase, check_drain_timeout, check_listen_args
+from ._server import Server
+from ._server_base import DEFAULT_DRAIN_TIMEOUT, ServerBase, check_drain_timeout, check_limit
 from ._signals import on_signal
 from ._spawn import DEVNULL
 from ._streams import Stream
@@ -81,86 +88,6 @@ class _WorkerConfig:
 # ------------------------------------------------------------------ in the worker
 
 
-class _Worker:
-    """One worker process's server: the acceptor, its connection tasks, the drain."""
-
-    def __init__(self, config: _WorkerConfig, channel: Stream) -> None:
-        self._config = config
-        self._channel = channel
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def run(self) -> None:
-        with on_signal(signal.SIGTERM, lambda _: self._stop.set()):
-            self._listener = Listener(self._config.sockets, self._on_connection)
-            watch_parent = self._loop.create_task(self._watch_parent())
-            try:
-                with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    await self._channel.send_line(_READY)
-                await self._stop.wait()
-            finally:
-                # Never Listener.close(): it would unlink the Unix socket file, which
-                # is the parent's.  Closing our copies of the sockets is all we do.
-                self._listener.pause()
-                for sock, _ in self._config.sockets:
-                    sock.close()
-                await self._drain()
-                watch_parent.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watch_parent
-
-    async def _watch_parent(self) -> None:
-        """EOF on the socketpair means the parent is gone (or closed us): drain."""
-        with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError, OSError):
-            while await self._channel.receive():
-                pass
-        self._stop.set()
-
-    async def _drain(self) -> None:
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=self._config.drain_timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
-
-    def _on_connection(self, conn: socket.socket, address: Address) -> None:
-        task = self._loop.create_task(self._serve(conn, address))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        limit = self._config.max_connections
-        if limit is not None and len(self._tasks) >= limit:
-            self._listener.pause()
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        limit = self._config.max_connections
-        if not self._stop.is_set() and (limit is None or len(self._tasks) < limit):
-            self._listener.resume()
-
-    async def _serve(self, conn: socket.socket, address: Address) -> None:
-        try:
-            stream = await Stream.from_socket(conn)
-        except Exception as error:  # from_socket has closed conn
-            logger.info("connection on %s lost before it was served: %s", address, error)
-            return
-        try:
-            await self._config.handler(stream)
-        except anyio.EndOfStream:
-            pass  # the handler read past the client's end: the client left
-        except Exception:
-            logger.exception(
-                "handler failed on connection to %s from %s (prefork worker %d)",
-                address,
-                describe_peer(stream),
-                os.getpid(),
-            )
-        finally:
-            await stream.aclose()
-
-
 def _worker_main(channel: socket.socket, config: _WorkerConfig) -> None:
     """The forked worker: its own loop, until SIGTERM or the parent's EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -168,12 +95,41 @@ def _worker_main(channel: socket.socket, config: _WorkerConfig) -> None:
     async def main() -> None:
         stream = await Stream.from_socket(channel)
         try:
-            await _Worker(config, stream).run()
+            await _serve_in_worker(config, stream)
         finally:
             await stream.aclose()
 
     with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
         runner.run(main())
+
+
+async def _serve_in_worker(config: _WorkerConfig, channel: Stream) -> None:
+    """Serve as :func:`aioipc.serve` does until SIGTERM or the parent's EOF; then drain."""
+    stop = asyncio.Event()
+    with on_signal(signal.SIGTERM, lambda _: stop.set()):
+        # unlink=False: these sockets are copies of the parent's, and so is the Unix
+        # socket file; the parent removes it when it closes, not a worker that stops.
+        server = Server(
+            config.handler, config.sockets, max_connections=config.max_connections, unlink=False
+        )
+        watch_parent = asyncio.get_running_loop().create_task(_watch_parent(channel, stop))
+        try:
+            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                await channel.send_line(_READY)
+            await stop.wait()
+        finally:
+            await server.close(config.drain_timeout)
+            watch_parent.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch_parent
+
+
+async def _watch_parent(channel: Stream, stop: asyncio.Event) -> None:
+    """EOF on the socketpair means the parent is gone (or closed us): drain."""
+    with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+        while await channel.receive():
+            pass
+    stop.set()
 
 
 # ------------------------------------------------------------------ in the parent
@@ -211,7 +167,8 @@ class PreforkServer(ServerBase):
         workers: int,
     ) -> None:
         """Servers are made by :func:`serve_prefork`."""
-        super().__init__(sockets, loop=asyncio.get_running_loop())
+        super().__init__(sockets)
+        self._exit_drain_timeout = config.drain_timeout
         self.workers = workers
         self._config = config
         self._slots = [_Slot(index) for index in range(workers)]
@@ -388,8 +345,9 @@ class PreforkServer(ServerBase):
 
         SIGTERM (what systemd and ``kill`` send) makes the server close with the
         ``drain_timeout`` it was made with; ``serve_forever()`` then returns normally,
-        so ``main()`` can end with status 0.  Cancelling it closes the server the same
-        way before the cancellation goes on.
+        so ``main()`` can end with status 0.  Cancelling it closes the server with no
+        drain (the workers get SIGTERM, then SIGKILL at once) before the cancellation
+        goes on, as for every aioipc server.
         """
 
         def on_term(signum: int) -> None:
@@ -404,7 +362,7 @@ class PreforkServer(ServerBase):
     async def _shutdown(self, drain_timeout: float | None) -> None:
         self._stopping.set()
         self._notify()
-        self._close_sockets()
+        self._stop_listening()
         for slot in self._slots:
             if slot.child is not None:
                 slot.child.send_signal(signal.SIGTERM)
@@ -449,26 +407,6 @@ def _check_handler(handler: object) -> Callable[[Stream], Awaitable[object]]:
     return handler
 
 
-def _check_workers(workers: object) -> int:
-    if workers is None:
-        return os.cpu_count() or 1
-    if isinstance(workers, bool) or not isinstance(workers, int):
-        raise TypeError(f"workers must be an int or None (one per CPU), not {workers!r}")
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, not {workers}")
-    return workers
-
-
-def _check_max_connections(value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"max_connections must be an int or None, not {value!r}")
-    if value < 1:
-        raise ValueError(f"max_connections must be at least 1, not {value}")
-    return value
-
-
 def serve_prefork(
     handler: Callable[[Stream], Awaitable[object]],
     address: ListenSpec,
@@ -494,7 +432,7 @@ def serve_prefork(
 
     Each worker is a forked copy of this program with its own event loop, accepting on
     the shared socket and running ``handler(stream)`` as a task per connection (an
-    exception is logged on ``aioipc.servers`` in the worker, and the worker goes on).
+    exception is logged on ``aioipc.serve`` in the worker, and the worker goes on).
     A worker that dies is replaced, after a pause if it died young.  Entering the block
     or awaiting the call gives a :class:`PreforkServer` once every worker accepts.
 
@@ -514,24 +452,26 @@ def serve_prefork(
         backlog: the listen backlog shared by the workers.
         unix_mode: the permissions of a Unix socket file the server creates.
         drain_timeout: how long connections may finish when the server is closed by
-            SIGTERM, by leaving the block, by a cancelled ``serve_forever()``, or by
-            the parent's death (each worker's own bound).
+            SIGTERM, by leaving the block normally, or by the parent's death (each
+            worker's own bound).  Leaving the block by an exception, or cancelling
+            ``serve_forever()``, closes with no drain.
 
     Raises:
-        TypeError: ``handler`` is not an async function; a bad ``workers``,
-            ``max_connections``, ``backlog`` or address type.
+        TypeError: ``handler`` is not an async function; a ``workers`` or
+            ``max_connections`` that is not an int; an address of the wrong type.
         ValueError: ``workers`` or ``max_connections`` < 1, an unknown ``loop`` (or
-            uvloop asked for and missing), a malformed or datagram address, a socket
-            that is not listening.
+            uvloop asked for and missing), a bad ``drain_timeout``, ``backlog`` or
+            ``unix_mode``, a malformed or datagram address, a socket that is not
+            listening.
         FileExistsError: the Unix socket path is taken by something other than a stale
             socket.
         OSError: bind, listen or fork failed.
         RuntimeError: a worker exited before it was ready.
     """
     checked = _check_handler(handler)
-    check_listen_args("serve_prefork", address, backlog, unix_mode)
-    count = _check_workers(workers)
-    limit = _check_max_connections(max_connections)
+    check_listen_args("serve_prefork", [address], backlog, unix_mode)
+    count = check_limit("workers", workers) or os.cpu_count() or 1
+    limit = check_limit("max_connections", max_connections)
     worker_drain = check_drain_timeout(drain_timeout)
     if loop is not None:
         loop_factory(loop)  # an unknown name, or uvloop missing, fails here

@@ -1,15 +1,24 @@
-"""What the multi-process servers share: arguments, listening sockets, lifecycle.
+"""The lifecycle every stream server shares: listening sockets, ``close()``, ``async with``.
 
-:func:`aioipc.serve_forking`'s and :func:`aioipc.serve_prefork`'s server objects have
-the surface of :func:`aioipc.serve`'s in-process :class:`aioipc.Server` --
-``addresses``, ``sockets``, ``is_serving``, ``await close(drain_timeout=…)``,
-``await serve_forever()``, ``async with`` -- with the same defaults and the same rules
-(cancelling ``serve_forever()`` closes without a drain; leaving the block by an error
-too).  They differ only in what closing has to stop (children per connection, or
-worker processes), which each implements as ``_shutdown``.  Closing runs once, as its
-own task, and runs to its end even when the caller is cancelled: half a shutdown would
-leave processes behind.  Listening sockets come from :mod:`aioipc._server`
-(``open_listeners``), as ``serve()``'s do.
+:func:`aioipc.serve`'s :class:`aioipc.Server`, :func:`aioipc.serve_forking`'s
+``ForkingServer`` and :func:`aioipc.serve_prefork`'s ``PreforkServer`` have one surface
+-- ``addresses``, ``sockets``, ``is_serving``, ``await close(drain_timeout=…)``,
+``await serve_forever()``, ``async with`` -- with the same defaults and the same rules,
+so :class:`ServerBase` implements it once and each server only says what closing has
+to stop (handler tasks, children per connection, or worker processes) as
+``_shutdown``.  The rules:
+
+* closing runs once, as its own task, and runs to its end even when the caller is
+  cancelled (the cancellation is re-raised afterwards): half a shutdown would leave
+  tasks or processes behind;
+* it stops accepting and closes the listening sockets (removing the Unix socket files
+  made for them) first, then drains, then stops what is left;
+* cancelling ``serve_forever()``, or leaving ``async with`` by an exception or a
+  cancellation, closes with no drain: whoever is unwinding should not wait.
+
+The server owns its listening sockets from the moment it is made; they come from
+:func:`aioipc._listeners.open_listeners`.  The argument checks the servers share
+(``drain_timeout``, connection and process limits) are here too.
 """
 
 from __future__ import annotations
@@ -17,37 +26,18 @@ from __future__ import annotations
 import asyncio
 import math
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
-from ._addresses import Address, unlink_unix_socket
+from ._addresses import Address
 from ._children import run_to_completion
-from ._server import DEFAULT_DRAIN_TIMEOUT, check_listen_spec
+from ._listeners import Listener, close_listening
 
-__all__ = ["DEFAULT_DRAIN_TIMEOUT", "ServerBase", "check_drain_timeout", "check_listen_args"]
+__all__ = ["DEFAULT_DRAIN_TIMEOUT", "ServerBase", "check_drain_timeout", "check_limit"]
 
-
-def check_listen_args(caller: str, address: object, backlog: object, unix_mode: object) -> None:
-    """Check a server's address, ``backlog`` and ``unix_mode`` before anything opens.
-
-    Raises:
-        TypeError: ``address`` is not text, an Address or a socket.
-        ValueError: a malformed or datagram address, a socket that is not a listening
-            stream socket, a ``backlog`` that is not an int >= 0, a ``unix_mode`` that
-            is not permission bits.
-    """
-    check_listen_spec(address)
-    if isinstance(backlog, bool) or not isinstance(backlog, int) or backlog < 0:
-        raise ValueError(f"{caller}(): backlog must be an int >= 0, not {backlog!r}")
-    if (
-        isinstance(unix_mode, bool)
-        or not isinstance(unix_mode, int)
-        or not 0 <= unix_mode <= 0o777
-    ):
-        raise ValueError(
-            f"{caller}(): unix_mode must be permission bits (0o000-0o777), not {unix_mode!r}"
-        )
+#: Seconds :meth:`ServerBase.close` lets connections finish before stopping them.
+DEFAULT_DRAIN_TIMEOUT = 5.0
 
 
 def check_drain_timeout(value: float | None, name: str = "drain_timeout") -> float | None:
@@ -59,25 +49,47 @@ def check_drain_timeout(value: float | None, name: str = "drain_timeout") -> flo
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ValueError(f"{name} must be a number of seconds >= 0 (or None), not {value!r}")
+        raise ValueError(f"{name} must be None or a number of seconds >= 0, not {value!r}")
     return None if math.isinf(value) else float(value)
 
 
+def check_limit(name: str, value: object) -> int | None:
+    """Validate a count that may be ``None`` (no limit) or an int >= 1.
+
+    Raises:
+        TypeError: not an int (``bool`` included) nor None.
+        ValueError: less than 1.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int or None, not {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
+    return value
+
+
 class ServerBase:
-    """The shared lifecycle: ``close()`` once, ``serve_forever()``, ``async with``."""
+    """The shared lifecycle: ``close()`` once, ``serve_forever()``, ``async with``.
+
+    Subclasses implement ``_shutdown(drain_timeout)``, which should call
+    :meth:`_stop_listening` first; ``_stop_listening`` runs again after it in any case.
+    """
 
     def __init__(
-        self,
-        sockets: Sequence[tuple[socket.socket, Address]],
-        *,
-        loop: asyncio.AbstractEventLoop,
+        self, sockets: Sequence[tuple[socket.socket, Address]], *, unlink: bool = True
     ) -> None:
+        """Take over ``sockets``; ``unlink=False`` never removes their Unix socket files."""
         self._sockets = list(sockets)
-        self._loop = loop
+        self._unlink = unlink
+        self._loop = asyncio.get_running_loop()
+        self._active_listener: Listener | None = None
         self._closing = False
         self._sockets_closed = False
         self._close_task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
+        #: The drain ``async with`` gives when its block ends normally.
+        self._exit_drain_timeout: float | None = DEFAULT_DRAIN_TIMEOUT
 
     @property
     def addresses(self) -> list[Address]:
@@ -98,21 +110,30 @@ class ServerBase:
         """Whether the server still serves (false once closing starts)."""
         return not self._closing
 
-    def _close_sockets(self) -> None:
-        """Remove the Unix socket files we created (if still ours), close the sockets."""
+    def _start_accepting(self, on_accept: Callable[[socket.socket, Address], None]) -> Listener:
+        """Start accepting on the sockets; :meth:`_stop_listening` stops it."""
+        self._active_listener = Listener(self._sockets, on_accept)
+        return self._active_listener
+
+    def _stop_listening(self) -> None:
+        """Stop accepting, remove the Unix socket files we created, close the sockets."""
+        if self._active_listener is not None:
+            self._active_listener.close()
         if self._sockets_closed:
             return
         self._sockets_closed = True
-        for sock, _ in self._sockets:
-            unlink_unix_socket(sock)
-            sock.close()
+        close_listening((sock for sock, _ in self._sockets), unlink=self._unlink)
 
     async def close(self, drain_timeout: float | None = DEFAULT_DRAIN_TIMEOUT) -> None:
         """Stop accepting, let connections finish for ``drain_timeout`` seconds, stop the rest.
 
-        ``None`` waits without a limit, ``0`` stops everything at once.  Idempotent: a
-        second call waits for the first one's shutdown.  It runs to its end even when
-        the caller is cancelled (the cancellation is re-raised afterwards).
+        The listening sockets are closed at once (Unix socket files the server created
+        are removed, if they are still its own); connections not yet accepted are
+        reset.  What runs after ``drain_timeout`` seconds (``None``: no limit, ``0``:
+        none) is stopped -- handler tasks are cancelled, child processes signalled --
+        and ``close`` returns when all of it has ended.  Idempotent: a second call
+        waits for the first one's shutdown.  It runs to its end even when the caller
+        is cancelled (the cancellation is re-raised afterwards).
 
         Raises:
             ValueError: ``drain_timeout`` is negative or not a number.
@@ -131,7 +152,7 @@ class ServerBase:
         try:
             await self._shutdown(drain_timeout)
         finally:
-            self._close_sockets()
+            self._stop_listening()
             self._closed.set()
 
     async def _shutdown(self, drain_timeout: float | None) -> None:
@@ -160,4 +181,4 @@ class ServerBase:
     ) -> None:
         # Left normally: drain as close() does; left by an error or a cancellation:
         # whoever is unwinding should not wait for connections.
-        await self.close(DEFAULT_DRAIN_TIMEOUT if exc_type is None else 0)
+        await self.close(self._exit_drain_timeout if exc_type is None else 0)
