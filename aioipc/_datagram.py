@@ -16,8 +16,8 @@ Why ``add_reader`` + ``recvfrom_into`` rather than ``loop.create_datagram_endpoi
   stops at :data:`READ_AHEAD` queued datagrams; after that the kernel's receive buffer
   holds the rest and drops what does not fit, which is what UDP does anyway.
 * Unix datagram sockets on both loops, and one code path for both.
-* Speed: measured in ``benchmarks/datagram_pingpong.py`` (see docs/datagrams.md), the
-  direct reader is faster than the endpoint on both loops.
+* Speed is no reason either way: ``benchmarks/datagram_pingpong.py`` measures 64-byte
+  UDP ping-pong within 2% of the endpoint's on both loops (docs/datagrams.md).
 
 A ``receive()`` that is cancelled takes nothing: datagrams stay in the queue (or in the
 kernel) for the next call.  ECONNREFUSED (ICMP port unreachable, reported by the kernel
