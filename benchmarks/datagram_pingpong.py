@@ -26,7 +26,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ async def run_endpoint(port: int, rounds: int) -> float:
         transport.close()
 
 
-IMPLEMENTATIONS: dict[str, Callable[[int, int], Awaitable[float]]] = {
+IMPLEMENTATIONS: dict[str, Callable[[int, int], Coroutine[Any, Any, float]]] = {
     "aioipc": run_aioipc,
     "endpoint": run_endpoint,
 }
