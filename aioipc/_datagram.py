@@ -299,6 +299,7 @@ class DatagramSocket:
         self._view = memoryview(self._buffer)
         self._queue: collections.deque[_Item] = collections.deque()
         self._waiters: list[asyncio.Future[None]] = []
+        self._write_waiters: list[asyncio.Future[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reading = False
         self._closed = False
@@ -398,14 +399,32 @@ class DatagramSocket:
                 raise anyio.ClosedResourceError
 
     async def _wait_writable(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._bind_loop()
         ready: asyncio.Future[None] = loop.create_future()
-        loop.add_writer(self._fd, _wake, ready)
+        self._write_waiters.append(ready)
+        if len(self._write_waiters) == 1:
+            # One writer callback for every waiting sender: add_writer would replace it.
+            loop.add_writer(self._fd, self._on_writable)
         try:
             await ready
         finally:
-            if not self._closed:
-                loop.remove_writer(self._fd)
+            if ready in self._write_waiters:
+                self._write_waiters.remove(ready)
+                if not self._write_waiters and not self._closed:
+                    loop.remove_writer(self._fd)
+
+    def _on_writable(self) -> None:
+        assert self._loop is not None
+        self._loop.remove_writer(self._fd)
+        _wake_all(self._write_waiters)
+
+    def _bind_loop(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise RuntimeError(f"{self!r} is in use by another event loop")
+        return loop
 
     async def _sockaddr(self, addr: object) -> SockAddr:
         if isinstance(addr, tuple):
@@ -487,7 +506,8 @@ class DatagramSocket:
         while True:
             if self._queue:
                 item = self._queue.popleft()
-                if not self._reading and not self._closed:
+                if not self._reading and len(self._queue) <= READ_AHEAD // 2:
+                    # Resume at half full, not at once: no add/remove per datagram.
                     self._start_reading()
                 if isinstance(item, BaseException):
                     raise item
@@ -496,8 +516,7 @@ class DatagramSocket:
                 raise anyio.ClosedResourceError
             if not self._reading:
                 self._start_reading()
-            assert self._loop is not None
-            waiter: asyncio.Future[None] = self._loop.create_future()
+            waiter: asyncio.Future[None] = self._bind_loop().create_future()
             self._waiters.append(waiter)
             try:
                 await waiter
@@ -517,9 +536,7 @@ class DatagramSocket:
             yield item
 
     def _start_reading(self) -> None:
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(self._fd, self._on_readable)
+        self._bind_loop().add_reader(self._fd, self._on_readable)
         self._reading = True
 
     def _on_readable(self) -> None:
@@ -543,10 +560,7 @@ class DatagramSocket:
             assert self._loop is not None
             self._loop.remove_reader(self._fd)
             self._reading = False
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._waiters.clear()
+        _wake_all(self._waiters)
 
     def _receive_error(self, error: OSError) -> OSError:
         if isinstance(error, ConnectionRefusedError):
@@ -577,10 +591,8 @@ class DatagramSocket:
             self._loop.remove_writer(self._fd)
         self._reading = False
         self._queue.clear()
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._waiters.clear()
+        _wake_all(self._waiters)
+        _wake_all(self._write_waiters)
         unlink_unix_socket(self._sock)
         self._sock.close()
 
@@ -601,9 +613,12 @@ class DatagramSocket:
         return f"<aioipc.DatagramSocket {state}{remote}>"
 
 
-def _wake(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+def _wake_all(waiters: list[asyncio.Future[None]]) -> None:
+    """Wake every waiter; each one re-checks the state, so a cancelled one loses nothing."""
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)
+    waiters.clear()
 
 
 @functools.lru_cache(maxsize=256)

@@ -343,6 +343,40 @@ async def test_a_unix_sender_waits_for_a_full_receiver_and_loses_nothing() -> No
     assert received == [b"%d" % number for number in range(count)]
 
 
+async def test_several_senders_waiting_on_a_full_unix_peer_all_get_through() -> None:
+    # A connected Unix socket waits for "writable"; every waiting sender must be woken.
+    async with (
+        aioipc.open_datagram(_abstract()) as server,
+        aioipc.open_datagram(remote=server.local_address) as client,
+    ):
+
+        async def sender(name: bytes) -> None:
+            for number in range(40):
+                await client.send(b"%s%d" % (name, number))
+
+        senders = [asyncio.create_task(sender(name)) for name in (b"a", b"b", b"c")]
+        received = {(await server.receive())[0] for _ in range(120)}
+        await asyncio.gather(*senders)
+    assert received == {b"%s%d" % (name, n) for name in (b"a", b"b", b"c") for n in range(40)}
+
+
+async def test_closing_wakes_a_sender_waiting_for_room() -> None:
+    async with aioipc.open_datagram(_abstract()) as server:
+        client = await aioipc.open_datagram(remote=server.local_address)
+
+        async def flood() -> None:
+            # The server never reads: far more than its kernel queue can hold.
+            for _ in range(100_000):
+                await client.send(b"x")
+
+        flooding = asyncio.create_task(flood())
+        for _ in range(20):
+            await asyncio.sleep(0)  # scheduling yields; the outcome is the same either way
+        await client.aclose()
+        with pytest.raises(anyio.ClosedResourceError):
+            await flooding
+
+
 # Refusals: ICMP port unreachable, a vanished Unix peer
 
 
