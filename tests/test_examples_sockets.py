@@ -451,6 +451,41 @@ def test_interactive_client_and_command_server(loop: str, tmp_path: Path) -> Non
     assert server.stderr == ""
 
 
+def receive_prompt(client: socket.socket) -> bytes:
+    """Read until the next ``Command? `` prompt; return what came before it."""
+    data = b""
+    while not data.endswith(b"Command? "):
+        chunk = client.recv(4096)
+        assert chunk, f"the server hung up after {data!r}"
+        data += chunk
+    return data[: -len(b"Command? ")]
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_command_server_serves_one_client_at_a_time(loop: str, tmp_path: Path) -> None:
+    server, port = start_command_server(loop, tmp_path / "motd")
+    with (
+        server,
+        socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as first,
+        socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as second,
+    ):
+        assert receive_prompt(first).startswith(b"Welcome to ")
+        first.sendall(b"date\r\n")
+        assert re.fullmatch(rf"{CTIME}\r\n".encode(), receive_prompt(first))
+        # The second client is connected (it waits in the backlog) but not served.
+        second.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            second.recv(4096)
+        second.settimeout(TIMEOUT)
+        first.sendall(b"quit\r\n")
+        assert first.recv(4096) == b""
+        assert receive_prompt(second).startswith(b"Welcome to ")
+        second.sendall(b"exit\r\n")
+        assert second.recv(4096) == b""
+        assert server.stop() == 0, server.stderr
+    assert server.stdout.count("[Connect from localhost]") == 2
+
+
 @pytest.mark.parametrize("loop", LOOPS)
 def test_command_server_over_long_line(loop: str, tmp_path: Path) -> None:
     server, port = start_command_server(loop, tmp_path / "motd")
