@@ -17,7 +17,7 @@ Why ``add_reader`` + ``recvfrom_into`` rather than ``loop.create_datagram_endpoi
   holds the rest and drops what does not fit, which is what UDP does anyway.
 * Unix datagram sockets on both loops, and one code path for both.
 * Speed is no reason either way: ``benchmarks/datagram_pingpong.py`` measures 64-byte
-  UDP ping-pong within 2% of the endpoint's on both loops (docs/datagrams.md).
+  UDP ping-pong within 3% of the endpoint's on both loops (docs/datagrams.md).
 
 A ``receive()`` that is cancelled takes nothing: datagrams stay in the queue (or in the
 kernel) for the next call.  ECONNREFUSED (ICMP port unreachable, reported by the kernel
