@@ -3,8 +3,12 @@
 from ._addresses import Address as Address
 from ._addresses import parse_address as parse_address
 from ._children import ExitStatus as ExitStatus
+from ._datagram import DatagramSocket as DatagramSocket
+from ._datagram import open_datagram as open_datagram
 from ._detach import spawn_detached as spawn_detached
 from ._errors import BrokenPipe as BrokenPipe
+from ._errors import DatagramTooLarge as DatagramTooLarge
+from ._errors import DatagramTruncated as DatagramTruncated
 from ._errors import DelimiterNotFound as DelimiterNotFound
 from ._errors import FdsTruncated as FdsTruncated
 from ._errors import IncompleteRead as IncompleteRead
@@ -63,6 +67,9 @@ __all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
     "BrokenPipe",
     "CompletedProcess",
     "DEVNULL",
+    "DatagramSocket",
+    "DatagramTooLarge",
+    "DatagramTruncated",
     "DelimiterNotFound",
     "ExitStatus",
     "FdMessage",
@@ -98,6 +105,7 @@ __all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
     "mkfifo",
     "new_event_loop",
     "on_signal",
+    "open_datagram",
     "open_fifo",
     "open_fork",
     "open_pipeline",

@@ -17,6 +17,8 @@ import anyio
 
 __all__ = [
     "BrokenPipe",
+    "DatagramTooLarge",
+    "DatagramTruncated",
     "DelimiterNotFound",
     "FdsTruncated",
     "IPCError",
@@ -253,3 +255,45 @@ class PipelineError(ProcessError):
                 f"stage {position} of {self.length}, {argv!r}{where}, {_how_it_ended(returncode)}"
             )
         return "pipeline failed: " + "; ".join(parts)
+
+
+class DatagramTooLarge(IPCError, ValueError):
+    """A datagram was too large to send (``EMSGSIZE``).
+
+    ``size`` is the datagram's length and ``limit`` the largest this socket can send:
+    65,507 bytes over IPv4 UDP, 65,527 over IPv6, and for a Unix datagram socket its
+    send buffer (``SO_SNDBUF``) less 32 bytes.  Nothing was sent; the socket stays
+    usable.
+    """
+
+    def __init__(self, size: int, limit: int, where: str) -> None:
+        ValueError.__init__(
+            self,
+            f"datagram of {size} bytes is too large for {where}: the limit is {limit} bytes "
+            "(a datagram is sent whole or not at all; split it, or use a stream)",
+        )
+        self.size = size
+        self.limit = limit
+
+
+class DatagramTruncated(IPCError):
+    """A received datagram was larger than the socket's ``max_size``.
+
+    The kernel delivers a datagram whole or not at all, so the rest is gone; ``data``
+    holds the first ``limit`` bytes, ``size`` the datagram's real length and ``address``
+    its sender.  The socket stays usable: the next :meth:`aioipc.DatagramSocket.receive`
+    returns the next datagram.  Open the socket with a larger ``max_size`` to receive
+    such datagrams whole.
+    """
+
+    def __init__(self, data: bytes, size: int, limit: int, address: object) -> None:
+        Exception.__init__(
+            self,
+            f"received a datagram of {size} bytes from {address!r}, larger than "
+            f"max_size={limit}: only the first {limit} bytes arrived "
+            "(open the socket with a larger max_size)",
+        )
+        self.data = data
+        self.size = size
+        self.limit = limit
+        self.address = address
