@@ -48,7 +48,7 @@ _shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
 _shmget.restype = ctypes.c_int
 
 
-def _check_key(key: int | None) -> int:
+def check_key(key: int | None) -> int:
     """Return ``key`` as a signed ``key_t``; ``None`` means ``IPC_PRIVATE``."""
     if key is None:
         return int(sysv_ipc.IPC_PRIVATE)
@@ -63,21 +63,21 @@ def _check_key(key: int | None) -> int:
     return key - 2**32 if key > 2**31 - 1 else key
 
 
-def _check_mode(mode: int) -> int:
+def check_mode(mode: int) -> int:
     mode = operator.index(mode)
     if not 0 <= mode <= 0o777:
         raise ValueError(f"mode must be permission bits between 0 and 0o777, not {mode:#o}")
     return mode
 
 
-def _kernel_limit(name: str) -> str:
+def kernel_limit(name: str) -> str:
     try:
         return Path(f"/proc/sys/kernel/{name}").read_text().strip()
     except OSError:
         return "unknown"
 
 
-def _describe_key(key: int) -> str:
+def describe_key(key: int) -> str:
     return "IPC_PRIVATE" if key == sysv_ipc.IPC_PRIVATE else f"{key & 0xFFFFFFFF:#010x}"
 
 
@@ -86,7 +86,7 @@ def _shmget_or_raise(key: int, size: int, flags: int, *, what: str) -> int:
     if shmid != -1:
         return shmid
     err = ctypes.get_errno()
-    shown = _describe_key(key)
+    shown = describe_key(key)
     if err == errno.ENOENT:
         raise FileNotFoundError(
             err,
@@ -119,21 +119,21 @@ def _shmget_or_raise(key: int, size: int, flags: int, *, what: str) -> int:
             )
         raise ValueError(
             f"size={size} is outside the kernel's limits for a shared memory segment "
-            f"(1 to {_kernel_limit('shmmax')} bytes, see /proc/sys/kernel/shmmax)"
+            f"(1 to {kernel_limit('shmmax')} bytes, see /proc/sys/kernel/shmmax)"
         )
     if err == errno.ENOSPC:
         raise OSError(
             err,
             "the kernel's limit on SysV shared memory has been reached "
-            f"(/proc/sys/kernel/shmmni={_kernel_limit('shmmni')} segments, "
-            f"shmall={_kernel_limit('shmall')} pages); "
+            f"(/proc/sys/kernel/shmmni={kernel_limit('shmmni')} segments, "
+            f"shmall={kernel_limit('shmall')} pages); "
             "`ipcs -m` lists the segments, `ipcrm` removes leftovers",
         )
     if err == errno.ENOMEM:
         raise OSError(
             err,
             f"cannot allocate a shared memory segment of {size} bytes: not enough memory, "
-            f"or the kernel's total (/proc/sys/kernel/shmall={_kernel_limit('shmall')} "
+            f"or the kernel's total (/proc/sys/kernel/shmall={kernel_limit('shmall')} "
             "pages) would be exceeded",
         )
     raise OSError(err, f"shmget for key {shown} failed: {os.strerror(err)}")
@@ -188,9 +188,9 @@ class SharedMemory:
         exclusive: bool = False,
         remove_on_exit: bool | None = None,
     ) -> None:
-        kernel_key = _check_key(key)
+        kernel_key = check_key(key)
         size = operator.index(size)
-        mode = _check_mode(mode)
+        mode = check_mode(mode)
         if not 0 <= size < 2**63:
             raise ValueError(f"size must be at least 0 and below 2**63, not {size}")
         if not create and key is None:
@@ -238,7 +238,7 @@ class SharedMemory:
                 except FileNotFoundError:
                     if size == 0:
                         raise ValueError(
-                            f"no shared memory segment with key {_describe_key(key)} exists, "
+                            f"no shared memory segment with key {describe_key(key)} exists, "
                             "and size=0 cannot create one: give its size"
                         ) from None
                 try:
@@ -260,7 +260,7 @@ class SharedMemory:
 
     def _describe(self) -> str:
         return (
-            f"the SysV shared memory segment with key {_describe_key(self._key)} (id {self._id})"
+            f"the SysV shared memory segment with key {describe_key(self._key)} (id {self._id})"
         )
 
     def _view(self) -> memoryview:
@@ -452,6 +452,6 @@ class SharedMemory:
     def __repr__(self) -> str:
         state = "attached" if self.attached else "detached"
         return (
-            f"<SharedMemory key={_describe_key(self._key)} id={self._id} "
+            f"<SharedMemory key={describe_key(self._key)} id={self._id} "
             f"size={self._size} {state}>"
         )
