@@ -165,6 +165,9 @@ class Server(ServerBase):
 
     # ----------------------------------------------------------------- closing
 
+    def _stops(self, task: asyncio.Task[object] | None) -> bool:
+        return task in self._tasks
+
     async def _shutdown(self, drain_timeout: float | None) -> None:
         self._stop_listening()
         if self._tasks and drain_timeout != 0:

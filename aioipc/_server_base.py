@@ -142,7 +142,13 @@ class ServerBase:
         if self._close_task is None:
             self._closing = True
             self._close_task = self._loop.create_task(self._close(timeout))
-        await run_to_completion(self._join())
+        if self._stops(asyncio.current_task()):
+            # The caller is one of the tasks the close drains and then cancels (a
+            # handler closing its own server): waiting here to the end would wait for
+            # itself.  Its cancellation ends this wait; the close goes on regardless.
+            await self._join()
+        else:
+            await run_to_completion(self._join())
 
     async def _join(self) -> None:
         assert self._close_task is not None
@@ -157,6 +163,10 @@ class ServerBase:
 
     async def _shutdown(self, drain_timeout: float | None) -> None:
         raise NotImplementedError
+
+    def _stops(self, task: asyncio.Task[object] | None) -> bool:
+        """Whether ``task`` is one that ``_shutdown`` waits for and cancels."""
+        return False
 
     async def serve_forever(self) -> None:
         """Wait until the server is closed, by :meth:`close` from another task.
