@@ -28,6 +28,7 @@ __all__ = [
     "NotMainThreadError",
     "PipelineError",
     "ProcessError",
+    "SysVRemoved",
 ]
 
 #: How many bytes of a child's stderr an error message quotes.
@@ -297,3 +298,23 @@ class DatagramTruncated(IPCError):
         self.size = size
         self.limit = limit
         self.address = address
+
+
+class SysVRemoved(IPCError):
+    """A SysV IPC object was removed (``IPC_RMID``) while this process waited on it.
+
+    Raised by the waits of :mod:`aioipc.sysv` (``Semaphore.acquire``,
+    ``Semaphore.wait_zero``, ``MessageQueue.send`` and ``receive``) when another process
+    -- or this one -- removes the semaphore set or message queue, which the kernel
+    reports as ``EIDRM`` to a blocked caller and as ``EINVAL`` to the next one.  Also
+    raised when an operation meets an object that is already gone.  ``object`` names
+    what was being waited on (its kind, key and id).
+    """
+
+    def __init__(self, description: str, *, while_waiting: bool = True) -> None:
+        if while_waiting:
+            message = f"{description} was removed while waiting"
+        else:
+            message = f"{description} no longer exists (it was removed)"
+        Exception.__init__(self, message)
+        self.object = description

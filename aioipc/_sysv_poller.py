@@ -1,0 +1,406 @@
+"""Waiting on SysV semaphores and message queues without blocking the event loop.
+
+SysV IPC objects have no file descriptor, so the loop cannot watch them.  A blocking
+``semop``/``msgrcv`` parked in a thread cannot be cancelled, and the PyPI wheel of
+``sysv_ipc`` has no ``semtimedop`` at all (``SEMAPHORE_TIMEOUT_SUPPORTED`` is False:
+``acquire(timeout=…)`` and ``Z()`` block forever), while ``MessageQueue.receive`` has
+no timeout in any build.  What works in every build is the non-blocking attempt
+(``IPC_NOWAIT``, ``block=False`` in sysv_ipc).  So a wait here is a sequence of
+non-blocking attempts made by a poller thread until one succeeds.
+
+How the polling is organised:
+
+* **aioipc's own threads, few of them.**  Never the loop's default executor (six
+  threads on a small machine: waits parked there deadlock the seventh waiter and hang
+  ``asyncio.run`` at shutdown).  :data:`POLLER_THREADS` daemon threads serve every
+  waiter of every loop in the process; each waiter's queue is pinned to one of them.
+  A thread with nothing to do for :data:`IDLE_EXIT` seconds ends; the next waiter
+  starts it again.  Daemon threads never hold up interpreter exit, and nothing is
+  registered with any loop between wake-ups, so nothing keeps a loop alive.
+* **FIFO queues.**  Waiters that want the same thing (``queue``: e.g. "a unit of
+  semaphore id 7", "a type-3 message from queue id 9") wait in one FIFO; only the
+  head is attempted.  When it succeeds the next head is tried at once.  A thousand
+  waiters on one semaphore cost one attempt per poll, not a thousand.
+* **Back-off.**  A queue that just made progress, or just got a waiter, is polled
+  again after :data:`FIRST_DELAY`; each fruitless attempt doubles the delay up to
+  :data:`MAX_DELAY` (or ``MAX_DELAY_PER_QUEUE`` times the thread's queue count, whichever is
+  larger, so that waiting on thousands of *different* objects stays cheap).  A wake-up
+  therefore reaches an idle waiter within ``MAX_DELAY`` plus a thread switch.
+* **Cancellation loses nothing.**  Each waiter has a lock and a state.  A poller
+  thread holds the waiter's lock for the whole of its (non-blocking) attempt and never
+  starts one for a waiter that is no longer pending; the loop thread takes the same lock
+  to mark a waiter cancelled.  So exactly one side sees a result that the other side
+  can no longer use, and that side hands it to the waiter's ``undo`` hook (a semaphore
+  unit is released again; a message is sent again).  Undo hooks always run in a poller
+  thread.
+* **Errors.**  ``EINTR`` ("Signaled while waiting") is retried at once.  Removal of the
+  object (sysv_ipc's ``ExistentialError``: ``EIDRM`` for a blocked caller, ``EINVAL``
+  after) becomes :class:`aioipc.sysv.SysVRemoved` naming the object;
+  ``PermissionsError`` becomes :class:`PermissionError`.  Any other exception from an
+  attempt reaches the waiter unchanged.
+* **Loops.**  Results are handed over with ``loop.call_soon_threadsafe``, which both
+  asyncio's loop and uvloop provide; waiters of several loops in several threads share
+  the pollers.  A waiter whose loop has closed is treated as cancelled.
+
+A source build of sysv_ipc with ``semtimedop`` is polled the same way: a thread
+blocked in the kernel, even in short slices, serves one waiter only, so it would cost
+one thread per waited-on object, while the non-blocking attempts serve any number.
+
+The interface, used by ``aioipc._sysv_semaphore`` and ``aioipc._sysv_queue``::
+
+    result = await wait_for(
+        attempt,            # () -> T: one non-blocking try; raises sysv_ipc.BusyError
+                            #   when it would block.  Runs in a poller thread (and,
+                            #   with try_first=True, once in the loop thread first).
+        queue=(kind, id, what),   # hashable: waiters with equal keys wait in FIFO order
+        describe="semaphore key 0x1234 (id 7)",   # names the object in errors
+        undo=give_back,     # (T) -> object: called once, in a poller thread, with a
+                            #   result obtained for a waiter that was cancelled or
+                            #   timed out meanwhile; None if a result needs no undo
+        timeout=None,       # seconds; None waits forever; 0 makes one attempt
+        try_first=True,     # first attempt in the loop thread, unless waiters of this
+                            #   process are already queued on the same key
+    )
+
+It raises :class:`aioipc.IPCTimeoutError` when ``timeout`` runs out (after giving back
+a result that arrived too late), :class:`aioipc.sysv.SysVRemoved`,
+:class:`PermissionError`, or whatever else ``attempt`` raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
+
+import sysv_ipc
+
+from ._errors import IPCTimeoutError, SysVRemoved
+
+__all__ = [
+    "FIRST_DELAY",
+    "IDLE_EXIT",
+    "MAX_DELAY",
+    "MAX_DELAY_PER_QUEUE",
+    "POLLER_THREADS",
+    "check_timeout",
+    "has_waiters",
+    "poller_threads",
+    "translate_error",
+    "wait_for",
+]
+
+T = TypeVar("T")
+
+#: How many poller threads at most (each queue is pinned to one).
+POLLER_THREADS = 2
+#: Delay before the first re-poll of a queue that just got a waiter or made progress.
+FIRST_DELAY = 0.00005
+#: Longest delay between two polls of an idle queue when a thread serves few queues.
+MAX_DELAY = 0.002
+#: Longest delay grows by this much per queue a thread serves (bounds idle CPU).
+MAX_DELAY_PER_QUEUE = 0.00005
+#: A poller thread with nothing to poll ends after this many seconds.
+IDLE_EXIT = 1.0
+
+_PENDING = 0  # waiting; a poller may attempt for it
+_DONE = 1  # a poller got an outcome for it (result or error)
+_CANCELLED = 2  # its awaiting side has gone (cancelled, timed out, loop closed)
+
+
+def _is_eintr(exc: BaseException) -> bool:
+    if isinstance(exc, InterruptedError):
+        return True
+    return isinstance(exc, sysv_ipc.Error) and "signaled" in str(exc).lower()
+
+
+def translate_error(exc: BaseException, describe: str, *, while_waiting: bool) -> BaseException:
+    """Map a sysv_ipc exception to aioipc's vocabulary (others are returned unchanged)."""
+    if isinstance(exc, sysv_ipc.ExistentialError):
+        new: BaseException = SysVRemoved(describe, while_waiting=while_waiting)
+    elif isinstance(exc, sysv_ipc.PermissionsError):
+        new = PermissionError(f"permission denied on {describe}: {exc}")
+    else:
+        return exc
+    new.__cause__ = exc
+    return new
+
+
+def check_timeout(timeout: float | None) -> float | None:
+    """Return ``timeout`` as a float (or None), rejecting what is not a duration.
+
+    Raises:
+        TypeError: ``timeout`` is not a real number (a bool is refused too).
+        ValueError: ``timeout`` is negative or NaN.
+    """
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, not {timeout!r}")
+    value = float(timeout)
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"timeout must be a non-negative number of seconds, not {timeout!r}")
+    return value
+
+
+class _Waiter(Generic[T]):
+    __slots__ = ("attempt", "error", "future", "lock", "loop", "result", "state", "undo")
+
+    def __init__(
+        self,
+        attempt: Callable[[], T],
+        undo: Callable[[T], object] | None,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.attempt = attempt
+        self.undo = undo
+        self.loop = loop
+        self.future: asyncio.Future[T] = loop.create_future()
+        self.lock = threading.Lock()
+        self.state = _PENDING
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+
+class _Queue:
+    __slots__ = ("delay", "due", "waiters")
+
+    def __init__(self) -> None:
+        self.waiters: collections.deque[_Waiter[Any]] = collections.deque()
+        self.delay = FIRST_DELAY
+        self.due = 0.0
+
+
+class _PollerThread:
+    """One daemon thread polling the heads of the queues pinned to it."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.cond = threading.Condition(threading.Lock())
+        self.queues: dict[Hashable, _Queue] = {}
+        self.undos: collections.deque[tuple[Callable[[Any], object], Any]] = collections.deque()
+        self.thread: threading.Thread | None = None
+
+    # --- called from loop threads -------------------------------------------------
+
+    def add(self, key: Hashable, waiter: _Waiter[Any]) -> None:
+        with self.cond:
+            queue = self.queues.get(key)
+            if queue is None:
+                queue = self.queues[key] = _Queue()
+            queue.waiters.append(waiter)
+            queue.delay = FIRST_DELAY
+            queue.due = 0.0  # poll at once: the loop-thread attempt may be stale
+            self._ensure_running()
+            self.cond.notify()
+
+    def add_undo(self, undo: Callable[[Any], object], result: Any) -> None:
+        with self.cond:
+            self.undos.append((undo, result))
+            self._ensure_running()
+            self.cond.notify()
+
+    def has_waiters(self, key: Hashable) -> bool:
+        with self.cond:
+            queue = self.queues.get(key)
+            # Cancelled waiters still queued count too: they leave at the next poll.
+            return queue is not None and bool(queue.waiters)
+
+    def _ensure_running(self) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(
+                target=self._run, name=f"aioipc-sysv-poller-{self.index}", daemon=True
+            )
+            self.thread.start()
+
+    # --- the thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        idle_since = time.monotonic()
+        while True:
+            with self.cond:
+                while True:
+                    undos = list(self.undos)
+                    self.undos.clear()
+                    now = time.monotonic()
+                    if undos:
+                        break
+                    if self.queues:
+                        idle_since = now
+                        due = min(q.due for q in self.queues.values())
+                        if due <= now:
+                            break
+                        self.cond.wait(due - now)
+                        continue
+                    if now - idle_since >= IDLE_EXIT:
+                        self.thread = None  # a later add() starts a new thread
+                        return
+                    self.cond.wait(IDLE_EXIT - (now - idle_since))
+                ready = [(k, q) for k, q in self.queues.items() if q.due <= now]
+                cap = max(MAX_DELAY, MAX_DELAY_PER_QUEUE * len(self.queues))
+            for undo, result in undos:
+                _run_undo(undo, result)
+            for key, queue in ready:
+                progressed = self._serve(queue)
+                with self.cond:
+                    if not queue.waiters:
+                        if self.queues.get(key) is queue:
+                            del self.queues[key]
+                        continue
+                    queue.delay = FIRST_DELAY if progressed else min(queue.delay * 2, cap)
+                    queue.due = time.monotonic() + queue.delay
+
+    def _serve(self, queue: _Queue) -> bool:
+        """Attempt for the head of ``queue`` until one would block; return if any ended."""
+        progressed = False
+        while queue.waiters:
+            waiter = queue.waiters[0]
+            with waiter.lock:
+                if waiter.state == _PENDING and waiter.loop.is_closed():
+                    waiter.state = _CANCELLED
+                if waiter.state != _PENDING:
+                    queue.waiters.popleft()
+                    progressed = True
+                    continue
+                try:
+                    waiter.result = waiter.attempt()
+                except sysv_ipc.BusyError:
+                    return progressed
+                except BaseException as exc:  # handed to the waiter
+                    if _is_eintr(exc):
+                        continue
+                    waiter.error = exc
+                waiter.state = _DONE
+            queue.waiters.popleft()
+            progressed = True
+            try:
+                waiter.loop.call_soon_threadsafe(_resolve, waiter)
+            except RuntimeError:  # the loop closed under us: nobody will take it
+                _abandon(waiter)
+        return progressed
+
+
+def _run_undo(undo: Callable[[Any], object], result: Any) -> None:
+    try:
+        undo(result)
+    except BaseException:  # a failed give-back must not kill the poller
+        logging.getLogger("aioipc.sysv").exception(
+            "could not give back a result obtained for a cancelled SysV wait"
+        )
+
+
+def _abandon(waiter: _Waiter[Any]) -> None:
+    """Mark ``waiter`` cancelled; give back its result if a poller had obtained one."""
+    with waiter.lock:
+        had_result = waiter.state == _DONE and waiter.error is None
+        waiter.state = _CANCELLED
+    if had_result and waiter.undo is not None:
+        _pollers()[0].add_undo(waiter.undo, waiter.result)
+
+
+def _resolve(waiter: _Waiter[Any]) -> None:
+    # In the loop thread.  A future already cancelled means the awaiting side has seen
+    # (or will see) the cancellation, and gives the result back itself.
+    if waiter.future.done():
+        return
+    if waiter.error is not None:
+        waiter.future.set_exception(waiter.error)
+    else:
+        waiter.future.set_result(waiter.result)
+
+
+_lock = threading.Lock()
+_threads: list[_PollerThread] = []
+
+
+def _pollers() -> list[_PollerThread]:
+    with _lock:
+        if not _threads:
+            _threads.extend(_PollerThread(i) for i in range(POLLER_THREADS))
+        return _threads
+
+
+def _poller_for(key: Hashable) -> _PollerThread:
+    pollers = _pollers()
+    return pollers[hash(key) % len(pollers)]
+
+
+def _forget_after_fork() -> None:
+    # The child has none of the parent's threads; start afresh (the parent's waiters
+    # belong to the parent's loops, which the child must not touch).
+    global _lock
+    _lock = threading.Lock()
+    _threads.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def has_waiters(queue: Hashable) -> bool:
+    """Return whether waiters of this process are queued on ``queue`` (for fairness)."""
+    return _poller_for(queue).has_waiters(queue)
+
+
+def poller_threads() -> int:
+    """How many poller threads are running now (for tests and diagnostics)."""
+    return sum(1 for p in list(_threads) if p.thread is not None)
+
+
+async def wait_for(
+    attempt: Callable[[], T],
+    *,
+    queue: Hashable,
+    describe: str,
+    undo: Callable[[T], object] | None,
+    timeout: float | None = None,
+    try_first: bool = True,
+) -> T:
+    """Await a successful non-blocking ``attempt``; see the module docstring.
+
+    Raises:
+        IPCTimeoutError: ``timeout`` ran out first (also a :class:`TimeoutError`).
+        SysVRemoved: the object was removed, before or while waiting.
+        PermissionError: the object's mode does not allow the operation.
+        Exception: anything else ``attempt`` raised.
+    """
+    timeout = check_timeout(timeout)
+    if try_first and not has_waiters(queue):
+        while True:
+            try:
+                return attempt()
+            except sysv_ipc.BusyError:
+                break
+            except BaseException as exc:
+                if _is_eintr(exc):
+                    continue
+                translated = translate_error(exc, describe, while_waiting=False)
+                if translated is exc:
+                    raise
+                raise translated from exc
+    if timeout == 0 and try_first:
+        raise IPCTimeoutError(f"{describe}: would have to wait (timeout=0)")
+
+    waiter: _Waiter[T] = _Waiter(attempt, undo, asyncio.get_running_loop())
+    _poller_for(queue).add(queue, waiter)
+    try:
+        async with asyncio.timeout(timeout):
+            try:
+                return await waiter.future
+            except asyncio.CancelledError:
+                _abandon(waiter)
+                raise
+    except BaseException as exc:
+        if waiter.error is not None and exc is waiter.error:
+            translated = translate_error(exc, describe, while_waiting=True)
+            if translated is exc:
+                raise
+            raise translated from exc
+        if isinstance(exc, TimeoutError) and not isinstance(exc, IPCTimeoutError):
+            raise IPCTimeoutError(f"timed out after {timeout:g} s waiting on {describe}") from None
+        raise
