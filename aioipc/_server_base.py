@@ -141,6 +141,9 @@ class ServerBase:
         timeout = check_drain_timeout(drain_timeout)
         if self._close_task is None:
             self._closing = True
+            # Before the first await, so that once close() has been entered no new
+            # connection can reach the backlog (the docs promise "at once").
+            self._stop_listening()
             self._close_task = self._loop.create_task(self._close(timeout))
         if self._stops(asyncio.current_task()):
             # The caller is one of the tasks the close drains and then cancels (a

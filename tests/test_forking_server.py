@@ -286,7 +286,9 @@ async def test_close_waits_for_children_to_finish() -> None:
         async with aioipc.connect(address) as stream:
             pid = int((await stream.readline()).split()[0])
             closing = asyncio.create_task(server.close(drain_timeout=None))
-            # Accepting stops at once; the running child is left to finish.
+            while server.is_serving:  # let the task enter close()
+                await asyncio.sleep(0)
+            # Accepting stopped at once; the running child is left to finish.
             with pytest.raises(ConnectionRefusedError):
                 await aioipc.connect(address)
             assert not server.is_serving

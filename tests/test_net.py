@@ -394,6 +394,31 @@ async def test_serve_forever_returns_when_closed_and_closes_when_cancelled() -> 
     assert server.sockets == []
 
 
+async def test_a_handler_may_close_its_own_server() -> None:
+    # The close waits for handlers and cancels them after the drain; a handler that is
+    # itself waiting in close() must not wait for its own end.
+    servers: list[aioipc.Server] = []
+    finished: list[str] = []
+
+    async def quit_on_request(stream: aioipc.Stream) -> None:
+        await stream.send_line(await stream.readline())
+        try:
+            await servers[0].close(drain_timeout=0)
+        finally:
+            finished.append("handler")
+
+    async with asyncio.timeout(10):
+        server = await aioipc.serve(quit_on_request, "tcp://127.0.0.1:0")
+        servers.append(server)
+        async with aioipc.connect(server.addresses[0]) as client:
+            await client.send_line("quit")
+            assert await client.readline() == b"quit"
+            await server.serve_forever()
+        assert not server.is_serving
+        assert server.sockets == []
+        assert finished == ["handler"]
+
+
 async def test_bad_drain_timeout() -> None:
     async with aioipc.serve(echo, "tcp://127.0.0.1:0") as server:
         with pytest.raises(ValueError, match="drain_timeout must be None or a number"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 
 import aioipc
@@ -30,9 +31,14 @@ async def echo(stream: aioipc.Stream) -> None:
 
 async def main(address: str, workers: int | None) -> int:
     async with aioipc.serve_prefork(echo, address, workers=workers) as server:
-        pids = " ".join(map(str, server.worker_pids))
-        print(f"READY {server.addresses[0]} {pids}", flush=True)
-        await server.serve_forever()  # returns once SIGTERM has drained the workers
+        # Subscribe to SIGTERM before saying READY: whoever reads READY may send it at once.
+        async with aioipc.open_signal_stream(signal.SIGTERM) as signals:
+            pids = " ".join(map(str, server.worker_pids))
+            print(f"READY {server.addresses[0]} {pids}", flush=True)
+            async for _ in signals:
+                break
+        print("SIGTERM: draining the workers", file=sys.stderr, flush=True)
+        await server.close(drain_timeout=10)
     print("drained", flush=True)
     return 0
 
