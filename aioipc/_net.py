@@ -22,6 +22,7 @@ from ._errors import IPCTimeoutError
 from ._listeners import ListenSpec, check_listen_args, open_listeners
 from ._process import _Opener
 from ._server import Handler, Server, check_allow_uids
+from ._server_base import check_limit
 from ._streams import Stream
 
 __all__ = ["connect", "serve"]
@@ -144,12 +145,7 @@ def serve(
     if not addresses:
         raise ValueError("serve() needs at least one address to listen on")
     check_listen_args("serve", addresses, backlog, unix_mode)
-    if max_connections is not None and (
-        isinstance(max_connections, bool)
-        or not isinstance(max_connections, int)
-        or max_connections < 1
-    ):
-        raise ValueError(f"max_connections must be None or an int >= 1, not {max_connections!r}")
+    check_limit("max_connections", max_connections)
     uids = check_allow_uids(allow_uids)
     if uids is not None:
         for spec in addresses:

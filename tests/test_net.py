@@ -645,8 +645,10 @@ async def test_serve_bad_arguments(tmp_path: Path) -> None:
         aioipc.serve(echo, "tcp://127.0.0.1:x!")
     with pytest.raises(ValueError, match="backlog must be an int >= 0"):
         aioipc.serve(echo, "tcp://127.0.0.1:0", backlog=-1)
-    with pytest.raises(ValueError, match="max_connections must be None or an int >= 1"):
+    with pytest.raises(ValueError, match="max_connections must be at least 1, not 0"):
         aioipc.serve(echo, "tcp://127.0.0.1:0", max_connections=0)
+    with pytest.raises(TypeError, match=r"max_connections must be an int or None, not 2\.5"):
+        aioipc.serve(echo, "tcp://127.0.0.1:0", max_connections=2.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unix_mode must be permission bits"):
         aioipc.serve(echo, "unix:@x", unix_mode=0o4755)
     with pytest.raises(TypeError, match="allow_uids must hold ints"):
