@@ -37,30 +37,15 @@ from typing import Any, Self
 
 import sysv_ipc
 
-__all__ = ["SharedMemory"]
+from ._errors import SysVRemoved
+from ._sysv_keys import check_key, describe
 
-_KEY_T_MIN = -(2**31)
-_KEY_T_MAX = 2**32 - 1
+__all__ = ["SharedMemory"]
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _shmget = _libc.shmget
 _shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
 _shmget.restype = ctypes.c_int
-
-
-def check_key(key: int | None) -> int:
-    """Return ``key`` as a signed ``key_t``; ``None`` means ``IPC_PRIVATE``."""
-    if key is None:
-        return int(sysv_ipc.IPC_PRIVATE)
-    if isinstance(key, bool) or not isinstance(key, int):
-        raise TypeError(f"key must be an int or None (private), not {type(key).__name__}")
-    if not _KEY_T_MIN <= key <= _KEY_T_MAX:
-        raise ValueError(
-            f"key {key} does not fit in a SysV key_t (32 bits): use key_from_path() "
-            "or a value between -2**31 and 2**32 - 1"
-        )
-    # ftok() keys are often written unsigned (ipcs shows them so); key_t is signed.
-    return key - 2**32 if key > 2**31 - 1 else key
 
 
 def check_mode(mode: int) -> int:
@@ -259,9 +244,7 @@ class SharedMemory:
                 sysv_ipc.remove_shared_memory(self._id)
 
     def _describe(self) -> str:
-        return (
-            f"the SysV shared memory segment with key {describe_key(self._key)} (id {self._id})"
-        )
+        return describe("shared memory segment", self._key, self._id)
 
     def _view(self) -> memoryview:
         if self._root is None:
@@ -401,7 +384,7 @@ class SharedMemory:
         object already removed does nothing.
 
         Raises:
-            FileNotFoundError: the segment was already removed by someone else.
+            aioipc.sysv.SysVRemoved: the segment was already removed by someone else.
             PermissionError: this process may not remove it (not its owner or creator).
         """
         if self._removed:
@@ -409,9 +392,7 @@ class SharedMemory:
         try:
             sysv_ipc.remove_shared_memory(self._id)
         except sysv_ipc.ExistentialError as exc:
-            raise FileNotFoundError(
-                errno.EINVAL, f"{self._describe()} no longer exists: it was removed"
-            ) from exc
+            raise SysVRemoved(self._describe(), while_waiting=False) from exc
         except sysv_ipc.PermissionsError as exc:
             raise PermissionError(
                 errno.EPERM, f"no permission to remove {self._describe()}"
@@ -452,6 +433,5 @@ class SharedMemory:
     def __repr__(self) -> str:
         state = "attached" if self.attached else "detached"
         return (
-            f"<SharedMemory key={describe_key(self._key)} id={self._id} "
-            f"size={self._size} {state}>"
+            f"<SharedMemory key={describe_key(self._key)} id={self._id} size={self._size} {state}>"
         )

@@ -12,6 +12,7 @@ import sysv_ipc
 from sysv_data_helpers import SysVCleanup, kernel_objects
 
 import aioipc
+from aioipc._errors import SysVRemoved
 from aioipc._sysv_shm import SharedMemory
 
 HERE = Path(__file__).resolve().parent
@@ -244,7 +245,7 @@ def test_bad_arguments_are_named() -> None:
         SharedMemory(1234, 10, create=False, exclusive=True)
     with pytest.raises(ValueError, match="size must be at least 0"):
         SharedMemory(None, -1)
-    with pytest.raises(ValueError, match="does not fit in a SysV key_t"):
+    with pytest.raises(ValueError, match="does not fit in a 32-bit key_t"):
         SharedMemory(2**40, 10)
     with pytest.raises(TypeError, match="key must be an int"):
         SharedMemory("1234", 10)  # type: ignore[arg-type]
@@ -296,7 +297,7 @@ def test_remove_twice_does_nothing_but_a_segment_removed_elsewhere_is_reported(
     other = segment(sysv, size=8)
     other.detach()
     sysv_ipc.remove_shared_memory(other.id)
-    with pytest.raises(FileNotFoundError, match="no longer exists"):
+    with pytest.raises(SysVRemoved, match=f"shared memory segment \\(id {other.id}\\) no longer"):
         other.remove()
 
 
