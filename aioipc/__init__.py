@@ -25,6 +25,7 @@ from ._fork import ForkedProcess as ForkedProcess
 from ._fork import open_fork as open_fork
 from ._forking_server import ForkingServer as ForkingServer
 from ._forking_server import serve_forking as serve_forking
+from ._locks import lock_file as lock_file
 from ._loop import loop_factory as loop_factory
 from ._loop import new_event_loop as new_event_loop
 from ._loop import run as run
@@ -101,6 +102,7 @@ __all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
     "is_fifo",
     "kill",
     "kill_group",
+    "lock_file",
     "loop_factory",
     "mkfifo",
     "new_event_loop",
