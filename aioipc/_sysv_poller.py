@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import math
 import os
@@ -90,6 +91,7 @@ __all__ = [
     "MAX_DELAY_PER_QUEUE",
     "POLLER_THREADS",
     "check_timeout",
+    "give_backs_done",
     "has_waiters",
     "poller_threads",
     "translate_error",
@@ -209,8 +211,10 @@ class _PollerThread:
     def has_waiters(self, key: Hashable) -> bool:
         with self.cond:
             queue = self.queues.get(key)
-            # Cancelled waiters still queued count too: they leave at the next poll.
-            return queue is not None and bool(queue.waiters)
+            if queue is None:
+                return False
+            # list() copies the deque in one C call, so a concurrent popleft is safe.
+            return any(w.state == _PENDING for w in list(queue.waiters))
 
     def _ensure_running(self) -> None:
         if self.thread is None:
@@ -345,6 +349,28 @@ os.register_at_fork(after_in_child=_forget_after_fork)
 def has_waiters(queue: Hashable) -> bool:
     """Return whether waiters of this process are queued on ``queue`` (for fairness)."""
     return _poller_for(queue).has_waiters(queue)
+
+
+async def give_backs_done() -> None:
+    """Wait until every undo hook handed to the pollers so far has run.
+
+    Undo hooks run in order in the first poller thread, so a marker queued after them
+    completes last.  For tests and orderly shutdown: after it, a semaphore's value
+    counts every unit a cancelled waiter gave back.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def finish() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def mark(_: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+            loop.call_soon_threadsafe(finish)
+
+    _pollers()[0].add_undo(mark, None)
+    await done
 
 
 def poller_threads() -> int:
