@@ -107,7 +107,7 @@ FIRST_DELAY = 0.00005
 #: Longest delay between two polls of an idle queue when a thread serves few queues.
 MAX_DELAY = 0.002
 #: Longest delay grows by this much per queue a thread serves (bounds idle CPU).
-MAX_DELAY_PER_QUEUE = 0.00005
+MAX_DELAY_PER_QUEUE = 0.0002
 #: A poller thread with nothing to poll ends after this many seconds.
 IDLE_EXIT = 1.0
 
