@@ -353,7 +353,7 @@ async def test_two_fds_of_one_description_share_the_lock(tmp_path: Path) -> None
 async def test_bad_arguments_are_refused_clearly(tmp_path: Path) -> None:
     path = tmp_path / "lock"
     with pytest.raises(TypeError, match="path_or_fd"):
-        aioipc.lock_file(True)  # type: ignore[arg-type]
+        aioipc.lock_file(True)
     with pytest.raises(TypeError, match=r"path_or_fd.*float"):
         aioipc.lock_file(1.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"path_or_fd.*NoneType"):
