@@ -86,3 +86,59 @@ def test_the_api_page_lists_every_public_name() -> None:
 
 def test_version_is_a_string() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", aioipc.__version__)
+
+
+# aioipc.sysv, a public submodule with its own __all__
+
+
+def test_sysv_all_is_sorted_unique_and_exactly_the_public_names() -> None:
+    import aioipc.sysv
+
+    assert list(aioipc.sysv.__all__) == sorted(set(aioipc.sysv.__all__))
+    public = {
+        name
+        for name, value in vars(aioipc.sysv).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and name != "annotations"
+    }
+    assert public == set(aioipc.sysv.__all__)
+    for name in aioipc.sysv.__all__:
+        module = getattr(getattr(aioipc.sysv, name), "__module__", "aioipc._")
+        if module.startswith("aioipc"):
+            assert module.split(".")[1].startswith("_"), f"sysv.{name} lives in {module}"
+
+
+def test_sysv_public_names_and_methods_have_docstrings() -> None:
+    import aioipc.sysv
+
+    missing = []
+    for name in aioipc.sysv.__all__:
+        value = getattr(aioipc.sysv, name)
+        if not callable(value):
+            continue
+        if len(inspect.getdoc(value) or "") < 20:
+            missing.append(name)
+        if inspect.isclass(value) and not issubclass(value, BaseException):
+            for attr, member in vars(value).items():
+                if attr.startswith("_"):
+                    continue
+                doc = inspect.getdoc(member.fget if isinstance(member, property) else member)
+                if (callable(member) or isinstance(member, property)) and not doc:
+                    missing.append(f"{name}.{attr}")
+    assert not missing, f"aioipc.sysv names without a useful docstring: {missing}"
+
+
+def test_sysv_names_are_documented_in_sysv_md_and_api_md() -> None:
+    import aioipc.sysv
+
+    sysv_page = (DOCS / "sysv.md").read_text()
+    api = (DOCS / "api.md").read_text()
+    missing = [
+        name
+        for name in aioipc.sysv.__all__
+        if f"`{name}`" not in sysv_page and f"sysv.{name}" not in sysv_page
+    ]
+    assert not missing, f"docs/sysv.md does not document: {missing}"
+    missing = [name for name in aioipc.sysv.__all__ if f"`sysv.{name}`" not in api]
+    assert not missing, f"docs/api.md does not list: {missing}"
