@@ -26,6 +26,7 @@ __all__ = [
     "IncompleteRead",
     "LineTooLong",
     "NotMainThreadError",
+    "NotifyError",
     "PipelineError",
     "ProcessError",
     "SysVRemoved",
@@ -318,3 +319,22 @@ class SysVRemoved(IPCError):
             message = f"{description} no longer exists (it was removed)"
         Exception.__init__(self, message)
         self.object = description
+
+
+class NotifyError(IPCError, OSError):
+    """A message to the service manager over ``$NOTIFY_SOCKET`` could not be sent.
+
+    Raised by :func:`aioipc.systemd.notify` when the socket named by ``NOTIFY_SOCKET``
+    is gone (``ENOENT``, ``ECONNREFUSED``: the manager closed it), not ours to write
+    (``EACCES``), full (``EAGAIN``: the manager is not reading), or when the variable
+    holds an address that is neither an absolute path nor ``@abstract``.  It is an
+    :class:`OSError` whose ``errno`` is the cause's; ``socket`` is the address as the
+    variable gave it.
+    """
+
+    def __init__(self, error_number: int, message: str, socket: str) -> None:
+        OSError.__init__(self, error_number, message)
+        self.socket = socket
+
+    def __str__(self) -> str:
+        return str(self.strerror)

@@ -142,3 +142,51 @@ def test_sysv_names_are_documented_in_sysv_md_and_api_md() -> None:
     assert not missing, f"docs/sysv.md does not document: {missing}"
     missing = [name for name in aioipc.sysv.__all__ if f"`sysv.{name}`" not in api]
     assert not missing, f"docs/api.md does not list: {missing}"
+
+
+# aioipc.systemd, a public submodule with its own __all__
+
+
+def test_systemd_all_is_sorted_unique_and_exactly_the_public_names() -> None:
+    import aioipc.systemd
+
+    assert list(aioipc.systemd.__all__) == sorted(set(aioipc.systemd.__all__))
+    public = {
+        name
+        for name, value in vars(aioipc.systemd).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and name != "annotations"
+    }
+    assert public == set(aioipc.systemd.__all__)
+    for name in aioipc.systemd.__all__:
+        module = getattr(getattr(aioipc.systemd, name), "__module__", "aioipc._")
+        if module.startswith("aioipc"):
+            assert module.split(".")[1].startswith("_"), f"systemd.{name} lives in {module}"
+
+
+def test_systemd_public_names_have_docstrings() -> None:
+    import aioipc.systemd
+
+    missing = [
+        name
+        for name in aioipc.systemd.__all__
+        if callable(getattr(aioipc.systemd, name))
+        and len(inspect.getdoc(getattr(aioipc.systemd, name)) or "") < 20
+    ]
+    assert not missing, f"aioipc.systemd names without a useful docstring: {missing}"
+
+
+def test_systemd_names_are_documented_in_systemd_md_and_api_md() -> None:
+    import aioipc.systemd
+
+    page = (DOCS / "systemd.md").read_text()
+    api = (DOCS / "api.md").read_text()
+    missing = [
+        name
+        for name in aioipc.systemd.__all__
+        if f"`{name}`" not in page and f"systemd.{name}" not in page
+    ]
+    assert not missing, f"docs/systemd.md does not document: {missing}"
+    missing = [name for name in aioipc.systemd.__all__ if f"`systemd.{name}`" not in api]
+    assert not missing, f"docs/api.md does not list: {missing}"
