@@ -51,6 +51,8 @@ async def listen_mode() -> None:
 
         return handler
 
+    for name, sock in named:
+        print(f"{name} {sock.fileno()} {sock.family.name} {sock.type.name}", flush=True)
     servers = [await aioipc.serve(answer_as(name), sock) for name, sock in named]
     try:
         names = ",".join(name for name, _ in named)

@@ -197,6 +197,8 @@ async def test_socket_activation_serves_tcp_and_unix(
         async with start_service(program("listen"), notify=manager, listen=listen) as proc:
             ready = await manager.wait_for("READY", "1")
             assert ready["STATUS"] == "serving web,control"
+            assert await readline(proc) == "web 3 AF_INET SOCK_STREAM"
+            assert await readline(proc) == "control 4 AF_UNIX SOCK_STREAM"
             assert await readline(proc) == "environment cleared: True"
             port = tcp.getsockname()[1]
             for address, expected in [
