@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import socket
 
 import aioipc
 import aioipc.systemd
@@ -50,10 +51,11 @@ async def main(config_path: str, address: str) -> None:
         line = (await stream.readline()).decode()
         await stream.send_line(f"{config.get('greeting', 'hello')}, {line}")
 
-    sockets = aioipc.systemd.listen_fds()
+    # The manager's sockets when it passed some (socket activation), else --address.
+    listen: list[socket.socket | str] = [*aioipc.systemd.listen_fds()] or [address]
     async with (
         aioipc.open_signal_stream(signal.SIGHUP, signal.SIGTERM) as signals,
-        aioipc.serve(greet, *(sockets or [address])) as server,
+        aioipc.serve(greet, *listen) as server,
         aioipc.systemd.watchdog(),
     ):
         where = " ".join(str(a) for a in server.addresses)
