@@ -6,7 +6,7 @@ never block the event loop, can be cancelled at any moment without losing a unit
 message, and work on asyncio's default loop and on uvloop.  See ``docs/sysv.md``.
 
 * Keys: :data:`IPC_PRIVATE` (also ``key=None``), an int, or :func:`key_from_path`.
-* :class:`Semaphore`, :class:`SharedMemory`.
+* :class:`Semaphore`, :class:`SharedMemory`, :class:`MessageQueue` (with :class:`QueueStats`).
 * :class:`SysVRemoved`: the object was removed while a wait was in progress.
 * :func:`list_objects` and :func:`remove_stale`: find and remove what a crashed run
   left in the kernel; :class:`SysVObject` describes one object.
@@ -20,11 +20,15 @@ from ._sysv_cleanup import list_objects as list_objects
 from ._sysv_cleanup import remove_stale as remove_stale
 from ._sysv_keys import IPC_PRIVATE as IPC_PRIVATE
 from ._sysv_keys import key_from_path as key_from_path
+from ._sysv_queue import MessageQueue as MessageQueue
+from ._sysv_queue import QueueStats as QueueStats
 from ._sysv_semaphore import Semaphore as Semaphore
 from ._sysv_shm import SharedMemory as SharedMemory
 
 __all__ = (
     "IPC_PRIVATE",
+    "MessageQueue",
+    "QueueStats",
     "Semaphore",
     "SharedMemory",
     "SysVObject",

@@ -104,11 +104,14 @@ def sem_key(tmp_path: Path) -> Iterator[int]:
 
 
 def test_every_example_is_tested() -> None:
-    tested = {"shm", "setup", "take", "give"}
-    # msg.py needs aioipc.sysv.MessageQueue, which is not exported yet: its test
-    # (msg.py and perlipc_sysv_msg.pl both print "okay") is added with the export.
-    untested = {"msg"}
-    assert {path.stem for path in EXAMPLES.glob("*.py")} == tested | untested
+    tested = {"shm", "setup", "take", "give", "msg"}
+    assert {path.stem for path in EXAMPLES.glob("*.py")} == tested
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_message_queue_round_trip_prints_okay_like_perl(loop: str) -> None:
+    assert run(example("msg", loop)) == b"okay\n"
+    assert run(perl("msg")) == b"okay\n"
 
 
 # Shared memory: the same output as perlipc's program

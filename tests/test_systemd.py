@@ -58,12 +58,13 @@ async def readline(proc: asyncio.subprocess.Process) -> str:
 async def test_a_service_reports_ready_reloading_and_stopping(manager: NotifySocket) -> None:
     async with start_service(program("notify"), notify=manager) as proc:
         assert await manager.receive() == {"READY": "1", "STATUS": "up and running"}
-        before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
         reloading = await manager.receive()
+        after = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
         assert set(reloading) == {"RELOADING", "MONOTONIC_USEC"}
         assert reloading["RELOADING"] == "1"
-        # The child's clock reading was taken before ours; the same clock, machine-wide.
-        assert 0 < int(reloading["MONOTONIC_USEC"]) <= before
+        # The child read the clock before it sent; we read it after receiving: the same
+        # clock, machine-wide.
+        assert 0 < int(reloading["MONOTONIC_USEC"]) <= after
         assert await manager.receive() == {"STOPPING": "1", "STATUS": "bye"}
         assert [await readline(proc) for _ in range(3)] == ["True", "True", "True"]
         assert await proc.wait() == 0
