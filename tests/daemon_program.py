@@ -1,0 +1,79 @@
+"""A program that daemonizes, describes itself into a FIFO, and runs until SIGTERM.
+
+Used by tests/test_daemon.py::
+
+    python tests/daemon_program.py READY_FIFO [--pidfile P] [--umask 0o027]
+        [--chdir DIR|--no-chdir] [--stdout PATH] [--stdin-fd N]
+
+After ``aioipc.daemonize()`` returns it records what it looks like -- pid, parent,
+session, process group, controlling terminal, cwd, umask, open fds -- writes that as
+one JSON line into READY_FIFO (which the test opened for reading) and waits for SIGTERM,
+on which it exits normally (so ``atexit`` removes the pidfile).  It prints a line on
+stdout, for a test that gives it a file.  A refusal or setup error is printed on
+stderr, in the caller, and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+
+import aioipc
+
+
+def describe() -> dict[str, object]:
+    with open("/proc/self/stat", encoding="ascii") as file:
+        fields = file.read().rsplit(")", 1)[1].split()
+    fds = {}
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the directory fd listdir used is gone
+            fds[name] = os.readlink(f"/proc/self/fd/{name}")
+    umask = os.umask(0)
+    os.umask(umask)
+    return {
+        "pid": os.getpid(),
+        "ppid": os.getppid(),
+        "pgid": os.getpgid(0),
+        "sid": os.getsid(0),
+        "tty_nr": int(fields[4]),
+        "cwd": os.getcwd(),
+        "umask": umask,
+        "fds": fds,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("ready")
+    parser.add_argument("--pidfile")
+    parser.add_argument("--umask", type=lambda text: int(text, 0), default=0o022)
+    parser.add_argument("--chdir", default="/")
+    parser.add_argument("--no-chdir", action="store_true")
+    parser.add_argument("--stdout")
+    args = parser.parse_args()
+    try:
+        aioipc.daemonize(
+            pidfile=args.pidfile,
+            umask=args.umask,
+            chdir=None if args.no_chdir else args.chdir,
+            stdout=args.stdout,
+        )
+    except (aioipc.DaemonizeError, OSError) as exc:
+        print(f"daemon_program: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    # Only the daemon gets here.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    info = describe()
+    print(f"hello from daemon {os.getpid()}", flush=True)
+    with open(args.ready, "w", encoding="utf-8") as fifo:
+        fifo.write(json.dumps(info) + "\n")
+    while True:
+        signal.pause()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""aioipc.daemonize() for real: tests/daemon_program.py daemonizes in a subprocess.
+
+The program's original process exits once its daemon reported success; the daemon
+describes itself as one JSON line into a FIFO the test reads (the readiness signal), and
+runs until SIGTERM.  The daemon is not our child: the test signals it through a pidfd
+and waits on that pidfd until it has gone (init, or a subreaper, reaps it).
+The refusals that must happen before any fork are checked in this process, on both loops
+where a loop is involved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import aioipc
+
+PROGRAM = Path(__file__).resolve().parent / "daemon_program.py"
+TIMEOUT = 20
+
+
+class Daemons:
+    """Starts daemon_program.py runs and kills every daemon they left, by pidfd."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.pids: list[int] = []
+        self.count = 0
+
+    def start(
+        self, *args: str, pass_fds: tuple[int, ...] = ()
+    ) -> tuple[subprocess.CompletedProcess[str], dict[str, object] | None]:
+        """Run the program; return its outcome and, if it daemonized, what the daemon said."""
+        self.count += 1
+        fifo = self.tmp_path / f"ready{self.count}"
+        os.mkfifo(fifo)
+        # Opened before the program runs, non-blocking: the daemon's open for writing
+        # then never waits, and until a writer comes poll() reports nothing (no HUP).
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            result = subprocess.run(
+                [sys.executable, str(PROGRAM), str(fifo), *args],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,  # hangs if the daemon kept our pipes open
+                text=True,
+                timeout=TIMEOUT,
+                check=False,
+                pass_fds=pass_fds,
+            )
+            if result.returncode != 0:
+                return result, None
+            data = b""
+            poller = select.poll()
+            poller.register(reader, select.POLLIN)
+            while not data.endswith(b"\n"):
+                assert poller.poll(TIMEOUT * 1000), f"no word from the daemon: {result}"
+                chunk = os.read(reader, 65536)
+                assert chunk, f"the daemon closed its FIFO without a word: {data!r}"
+                data += chunk
+        finally:
+            os.close(reader)
+            fifo.unlink()
+        info: dict[str, object] = json.loads(data)
+        pid = info["pid"]
+        assert isinstance(pid, int)
+        self.pids.append(pid)
+        return result, info
+
+    def stop(self, pid: int) -> None:
+        """SIGTERM the daemon through a pidfd and wait until it has gone."""
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            if not poller.poll(TIMEOUT * 1000):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                poller.poll(TIMEOUT * 1000)
+                raise AssertionError(f"daemon {pid} ignored SIGTERM for {TIMEOUT} s")
+        finally:
+            os.close(pidfd)
+        if pid in self.pids:
+            self.pids.remove(pid)
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[Daemons]:
+    runner = Daemons(tmp_path)
+    try:
+        yield runner
+    finally:
+        for pid in list(runner.pids):
+            runner.stop(pid)
+
+
+def stat_fields(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as file:
+        return file.read().rsplit(")", 1)[1].split()
+
+
+def test_daemon_is_detached_and_holds_its_pidfile(daemons: Daemons, tmp_path: Path) -> None:
+    pidfile = tmp_path / "d.pid"
+    extra_read, extra_write = os.pipe()
+    try:
+        result, info = daemons.start(
+            "--pidfile", str(pidfile), "--umask", "0o027", pass_fds=(extra_write,)
+        )
+        os.close(extra_write)
+        extra_write = -1
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == ""
+        assert result.stderr == ""
+        assert info is not None
+        pid = info["pid"]
+        assert isinstance(pid, int)
+        # The pidfile holds the daemon's pid, and the daemon holds its lock.
+        assert pidfile.read_text() == f"{pid}\n"
+        probe = os.open(pidfile, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(probe)
+        # Detached: not a session or group leader, no terminal, not our child.
+        assert info["sid"] != pid
+        assert info["pgid"] != pid
+        assert info["sid"] == info["pgid"]
+        assert info["tty_nr"] == 0
+        assert info["ppid"] != os.getpid()
+        assert info["cwd"] == "/"
+        assert info["umask"] == 0o027
+        # stdio on /dev/null; nothing else inherited but the pidfile lock.
+        fds = info["fds"]
+        assert isinstance(fds, dict)
+        assert {fds["0"], fds["1"], fds["2"]} == {"/dev/null"}
+        assert sorted(fds.values()) == sorted(["/dev/null"] * 3 + [str(pidfile)])
+        assert os.read(extra_read, 1) == b""  # the fd we passed was closed in the daemon
+        # The same, seen from outside.
+        fields = stat_fields(pid)
+        assert int(fields[3]) != pid
+        assert int(fields[4]) == 0
+        for fd in (0, 1, 2):
+            assert os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/null"
+
+        daemons.stop(pid)
+        assert not pidfile.exists(), "the daemon left its pidfile at exit"
+    finally:
+        os.close(extra_read)
+        if extra_write >= 0:
+            os.close(extra_write)
+
+
+def test_second_instance_is_refused_in_the_callers_terminal(
+    daemons: Daemons, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "d.pid"
+    result, info = daemons.start("--pidfile", str(pidfile))
+    assert result.returncode == 0
+    assert info is not None
+    pid = info["pid"]
+    second, second_info = daemons.start("--pidfile", str(pidfile))
+    assert second_info is None
+    assert second.returncode == 1
+    assert second.stderr == (
+        f"daemon_program: AlreadyRunning: already running as pid {pid}: pidfile {pidfile} "
+        "is locked by that process\n"
+    )
+    assert pidfile.read_text() == f"{pid}\n"  # untouched by the refused instance
+
+
+def test_stale_pidfile_is_replaced(daemons: Daemons, tmp_path: Path) -> None:
+    pidfile = tmp_path / "d.pid"
+    # No process has this pid (above pid_max), and it is longer than the daemon's: the
+    # rewrite must truncate it.
+    pidfile.write_text("4194304999\n")
+    result, info = daemons.start("--pidfile", str(pidfile))
+    assert result.returncode == 0, result.stderr
+    assert info is not None
+    assert pidfile.read_text() == f"{info['pid']}\n"
+
+
+def test_stdout_to_a_file_and_cwd_kept(daemons: Daemons, tmp_path: Path) -> None:
+    log = tmp_path / "out.log"
+    result, info = daemons.start("--stdout", str(log), "--chdir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert info is not None
+    pid = info["pid"]
+    assert info["cwd"] == str(tmp_path)
+    fds = info["fds"]
+    assert isinstance(fds, dict)
+    assert (fds["0"], fds["1"], fds["2"]) == ("/dev/null", str(log), "/dev/null")
+    assert log.read_text() == f"hello from daemon {pid}\n"
+
+
+def test_a_setup_failure_is_reported_by_the_caller(daemons: Daemons, tmp_path: Path) -> None:
+    pidfile = tmp_path / "d.pid"
+    missing = tmp_path / "no such dir"
+    result, info = daemons.start("--pidfile", str(pidfile), "--chdir", str(missing))
+    assert info is None
+    assert result.returncode == 1
+    assert result.stderr == (
+        "daemon_program: FileNotFoundError: [Errno 2] daemonize(): the daemon could not "
+        f"change directory to {missing}: No such file or directory: '{missing}'\n"
+    )
+    assert not pidfile.exists(), "a failed start left a pidfile"
+
+
+def test_unwritable_pidfile_is_reported(daemons: Daemons, tmp_path: Path) -> None:
+    pidfile = tmp_path / "missing-dir" / "d.pid"
+    result, info = daemons.start("--pidfile", str(pidfile))
+    assert info is None
+    assert result.returncode == 1
+    assert result.stderr.startswith("daemon_program: FileNotFoundError: ")
+    assert str(pidfile) in result.stderr
+
+
+async def test_daemonize_refuses_a_running_loop() -> None:
+    with pytest.raises(aioipc.DaemonizeError, match="with an event loop running"):
+        aioipc.daemonize()
+    assert isinstance(aioipc.DaemonizeError("x"), RuntimeError)
+
+
+def test_daemonize_refuses_an_open_loop() -> None:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        with pytest.raises(aioipc.DaemonizeError, match="has an open event loop"):
+            aioipc.daemonize()
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def test_daemonize_refuses_other_threads() -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, name="helper")
+    thread.start()
+    try:
+        with pytest.raises(aioipc.DaemonizeError, match=r"other threads running \(.*helper"):
+            aioipc.daemonize()
+    finally:
+        stop.set()
+        thread.join()
+
+
+@pytest.mark.parametrize("umask", [-1, 0o1000, 1.5, True])
+def test_daemonize_rejects_a_bad_umask(umask: object) -> None:
+    with pytest.raises(ValueError, match="umask must be None or an int"):
+        aioipc.daemonize(umask=umask)  # type: ignore[arg-type]
