@@ -261,3 +261,51 @@ def test_daemonize_refuses_other_threads() -> None:
 def test_daemonize_rejects_a_bad_umask(umask: object) -> None:
     with pytest.raises(ValueError, match="umask must be None or an int"):
         aioipc.daemonize(umask=umask)  # type: ignore[arg-type]
+
+
+def test_reexec_restarts_the_same_program_with_a_clean_signal_state(tmp_path: Path) -> None:
+    root = PROGRAM.parent.parent
+    result = subprocess.run(
+        [sys.executable, "-X", "utf8", "tests/reexec_program.py", "alpha", "beta gamma"],
+        cwd=root,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    info = json.loads(second)
+    assert first == f"generation 1: pid {info['pid']}"  # same process, exec'd
+    assert info["argv"] == ["alpha", "beta gamma"]
+    # Interpreter options kept; the script found by absolute path from "/".
+    assert info["orig_argv"][1:] == [
+        "-X",
+        "utf8",
+        str(root / "tests" / "reexec_program.py"),
+        "alpha",
+        "beta gamma",
+    ]
+    assert info["sigblk"] == 0, "SIGHUP blocked before reexec stayed blocked"
+    # CPython ignores SIGPIPE and SIGXFSZ itself; the new interpreter did that anew.
+    sigpipe = 1 << (signal.SIGPIPE - 1)
+    assert info["sigign"] & sigpipe
+
+
+def test_reexec_checks_the_program_before_resetting_anything(tmp_path: Path) -> None:
+    before = signal.getsignal(signal.SIGPIPE)
+    with pytest.raises(FileNotFoundError, match="program not found"):
+        aioipc.reexec([str(tmp_path / "missing")])
+    with pytest.raises(FileNotFoundError, match="not found in PATH"):
+        aioipc.reexec(["aioipc-no-such-program"])
+    script = tmp_path / "script"
+    script.write_text("#!/bin/sh\n")
+    with pytest.raises(PermissionError, match="not executable"):
+        aioipc.reexec([str(script)])
+    with pytest.raises(TypeError, match="list of arguments"):
+        aioipc.reexec("python")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="non-empty argv"):
+        aioipc.reexec([])
+    assert signal.getsignal(signal.SIGPIPE) == before

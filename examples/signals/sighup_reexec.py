@@ -15,9 +15,10 @@ Perl needs ``SA_NODEFER`` because it execs from inside the signal handler, where
 is blocked -- and a blocked signal stays blocked across exec.  aioipc runs the reaction
 in the event loop, outside signal context, so that problem cannot arise; better still,
 this program leaves the loop first (``aioipc.run`` closes it and restores every signal
-disposition) and only then calls ``os.execv``.  The pid stays the same, the arguments
-(and interpreter options) are preserved, the script is found by absolute path whatever
-the current directory, and an environment variable counts the generations::
+disposition) and only then calls ``aioipc.reexec()``, which clears the signal mask and
+execs the same command line.  The pid stays the same, the arguments (and interpreter
+options) are preserved, the script is found by absolute path whatever the current
+directory, and an environment variable counts the generations::
 
     python examples/signals/sighup_reexec.py [--loop asyncio|uvloop] [--tick 2] [words...]
     # elsewhere: kill -HUP <pid> to restart it, kill -TERM <pid> to stop it
@@ -31,7 +32,6 @@ import argparse
 import asyncio
 import os
 import signal
-import sys
 
 import aioipc
 
@@ -68,12 +68,7 @@ async def main(words: list[str], tick: float) -> bool:
 def restart() -> None:
     """Replace this process with a fresh run of this script, same arguments."""
     os.environ[GENERATION] = str(int(os.environ.get(GENERATION, "1")) + 1)
-    # sys.orig_argv = [python, interpreter options..., script, arguments...]
-    options = sys.orig_argv[1 : len(sys.orig_argv) - len(sys.argv)]
-    argv = [sys.executable, *options, os.path.abspath(__file__), *sys.argv[1:]]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, argv)
+    aioipc.reexec()
 
 
 if __name__ == "__main__":
