@@ -305,7 +305,7 @@ def test_reexec_checks_the_program_before_resetting_anything(tmp_path: Path) -> 
     with pytest.raises(PermissionError, match="not executable"):
         aioipc.reexec([str(script)])
     with pytest.raises(TypeError, match="list of arguments"):
-        aioipc.reexec("python")  # type: ignore[arg-type]
+        aioipc.reexec("python")
     with pytest.raises(ValueError, match="non-empty argv"):
         aioipc.reexec([])
     assert signal.getsignal(signal.SIGPIPE) == before
