@@ -32,9 +32,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aioipc.sysv import Semaphore, key_from_path
-
 import aioipc
+from aioipc.sysv import Semaphore, key_from_path
 
 
 async def main(key: int) -> None:

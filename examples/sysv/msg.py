@@ -44,9 +44,8 @@ from __future__ import annotations
 
 import argparse
 
-from aioipc.sysv import MessageQueue
-
 import aioipc
+from aioipc.sysv import MessageQueue
 
 
 async def main() -> None:

@@ -36,9 +36,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aioipc.sysv import SharedMemory
-
 import aioipc
+from aioipc.sysv import SharedMemory
 
 
 async def main() -> None:
