@@ -41,6 +41,7 @@ import os
 import signal
 import struct
 import termios
+import tty
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -52,7 +53,7 @@ from ._errors import ExpectEOF, ExpectTimeout
 from ._expect import ExpectResult, Matcher, Pattern, compile_patterns
 from ._framing import DEFAULT_LINE_LIMIT
 from ._process import _check_grace, _check_timeout
-from ._signals import SignalLike
+from ._signals import SignalLike, on_signal
 from ._spawn import _ALL_SIGNALS, _RESTORED_SIGNALS, Command, _exec_error, _Spec
 from ._streams import Stream, StreamAttribute
 
@@ -202,6 +203,14 @@ def _exec_in_child(  # pragma: no cover - runs in the forked child only
             os.write(err_write, f"{step}:{errno.EIO}".encode())
     finally:
         os._exit(127)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to our own terminal (a blocking fd we must not make
+    non-blocking: O_NONBLOCK would change it for every process sharing it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 # =============================================================================== Terminal
@@ -464,6 +473,93 @@ class Terminal(Stream):
                     timeout, compiled.describe(), matcher.tail, partial=matcher.unmatched()
                 ) from None
             return result
+
+    # ----------------------------------------------------------------- interact
+
+    async def interact(
+        self, escape: bytes | None = b"\x1d", *, input_fd: int = 0, output_fd: int = 1
+    ) -> bool:
+        """Hand the child to the user: bridge our terminal and the child's, raw.
+
+        Our terminal (``input_fd``, stdin by default) is put in raw mode, so every key
+        (Ctrl-C too) goes to the child; what the child prints goes to ``output_fd``.
+        The child's window follows ours: it is set from ours at the start and on every
+        SIGWINCH we get.  It ends when the user types ``escape`` (Ctrl-] by default;
+        None for no escape), when the child's output ends, or when our input ends.
+        Our terminal settings are restored however it ends, exceptions and
+        cancellation included.  Returns True if it ended by the escape character.
+
+        Raises:
+            ValueError: ``escape`` is not a single byte or None.
+            OSError: ``input_fd`` is not a terminal (``ENOTTY``), so there is nothing
+                to bridge; run the program from a terminal.
+            anyio.ClosedResourceError, anyio.BusyResourceError: as :meth:`receive`.
+        """
+        if escape is not None and (not isinstance(escape, bytes) or len(escape) != 1):
+            raise ValueError(f"escape must be a single byte or None, not {escape!r}")
+        if not os.isatty(input_fd):
+            raise OSError(
+                errno.ENOTTY,
+                f"interact() needs a terminal on fd {input_fd}, and it is not a tty "
+                "(run the program from a terminal, not with its input redirected)",
+            )
+        saved = termios.tcgetattr(input_fd)
+        loop = asyncio.get_running_loop()
+        typed: asyncio.Queue[bytes] = asyncio.Queue()
+
+        def on_input() -> None:
+            try:
+                data = os.read(input_fd, 4096)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                loop.remove_reader(input_fd)
+            typed.put_nowait(data)
+
+        def follow_size(signum: int = 0) -> None:
+            with contextlib.suppress(OSError, anyio.ClosedResourceError):
+                self.resize(*_get_size(input_fd))
+
+        async def forward_input() -> bool:
+            while data := await typed.get():
+                if escape is not None and escape in data:
+                    head = data[: data.index(escape)]
+                    if head:
+                        await self.send(head)
+                    return True
+                await self.send(data)
+            return False
+
+        async def forward_output() -> bool:
+            while True:
+                try:
+                    data = await self.receive()
+                except anyio.EndOfStream:
+                    return False
+                _write_all(output_fd, data)
+
+        tasks: list[asyncio.Task[bool]] = []
+        with on_signal(signal.SIGWINCH, follow_size):
+            try:
+                tty.setraw(input_fd, termios.TCSANOW)
+                follow_size()
+                loop.add_reader(input_fd, on_input)
+                tasks = [
+                    asyncio.ensure_future(forward_input()),
+                    asyncio.ensure_future(forward_output()),
+                ]
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                return any(task.result() for task in done)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(BaseException):
+                        await task
+                loop.remove_reader(input_fd)
+                termios.tcsetattr(input_fd, termios.TCSADRAIN, saved)
 
     # ----------------------------------------------------------------- closing
 

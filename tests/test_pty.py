@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import os
 import re
 import signal
 import sys
@@ -197,3 +200,58 @@ async def test_bad_arguments(tmp_path: Path) -> None:
             await term.expect("x", timeout=-1)
         with pytest.raises(ValueError, match="rows"):
             term.resize(0, 10)
+
+
+# interact(): a driver program on an outer pty bridges it to an inner one.
+
+DRIVER = str(Path(__file__).resolve().parent / "pty_interact_driver.py")
+
+
+def running_loop_name() -> str:
+    """The --loop name of the loop this test runs on, for the driver to use too."""
+    module = type(asyncio.get_running_loop()).__module__
+    return "uvloop" if module.startswith("uvloop") else "asyncio"
+
+
+async def test_interact_bridges_both_ways_follows_the_size_and_restores() -> None:
+    driver = [sys.executable, DRIVER, running_loop_name(), *program("winsize")]
+    async with open_pty(driver, rows=33, cols=77) as outer:
+        await outer.expect_exact("SIZE 33 77")  # our size was copied to the inner pty
+        outer.resize(40, 90)  # SIGWINCH to the driver, which resizes the inner pty
+        await outer.expect_exact("SIZE 40 90")
+        await outer.send(b"hello\r")  # raw: the \r reaches the inner pty as typed
+        await outer.expect_exact(b"hello\r\n")  # echoed by the inner terminal
+        await outer.send(b"\x1d")
+        await outer.expect_exact("ESCAPED True RESTORED True")
+        assert (await outer.wait()).code == 0
+
+
+async def test_interact_ends_when_the_child_output_ends() -> None:
+    driver = [sys.executable, DRIVER, running_loop_name(), "echo", "bye"]
+    async with open_pty(driver) as outer:
+        await outer.expect_exact("bye")
+        await outer.expect_exact("ESCAPED False RESTORED True")
+        assert (await outer.wait()).code == 0
+
+
+async def test_interact_cancelled_restores_the_terminal() -> None:
+    driver = [sys.executable, DRIVER, running_loop_name(), *program("winsize")]
+    async with open_pty(driver, rows=20, cols=60) as outer:
+        await outer.expect_exact("SIZE 20 60")  # interact() is running
+        outer.send_signal(signal.SIGUSR1)
+        await outer.expect_exact("CANCELLED RESTORED True")
+        assert (await outer.wait()).code == 0
+
+
+async def test_interact_needs_a_terminal() -> None:
+    read_fd, write_fd = os.pipe()
+    try:
+        async with open_pty(["cat"]) as term:
+            with pytest.raises(OSError, match="not a tty") as caught:
+                await term.interact(input_fd=read_fd)
+            assert caught.value.errno == errno.ENOTTY
+            with pytest.raises(ValueError, match="escape"):
+                await term.interact(escape=b"ab")
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
