@@ -62,10 +62,11 @@ from typing import IO, NoReturn, TypeAlias
 
 from ._errors import AlreadyRunning, DaemonizeError
 from ._fork_child import (
-    _close_fds_except,
+    _close_inherited_fds,
     _decode_error,
     _encode_error,
     _fresh_stdio,
+    _open_fd_identities,
     _redirect_stdio,
     _reset_signals,
     _SetupError,
@@ -208,6 +209,7 @@ def _daemon_setup(
     report_fd: int,
     close_fds: bool,
     opened: list[int],
+    inherited: dict[int, tuple[int, int]] | None,
 ) -> None:
     """The grandchild's setup, between the second fork and returning to the caller."""
     if chdir is not None:
@@ -220,7 +222,9 @@ def _daemon_setup(
             os.close(fd)  # now on 0, 1 or 2
     if close_fds:
         keep = {report_fd} | ({lock_fd} if lock_fd is not None else set())
-        _close_fds_except(keep)
+        # Only what the caller had open: an fd an at-fork handler made (libuv's signal
+        # lock pipe, if uvloop ran before) must stay, or uvloop aborts in the daemon.
+        _close_inherited_fds(inherited, keep)
     if lock_fd is not None:
         _step("write its pid into the pidfile", _write_pidfile, lock_fd)
     _fresh_stdio()
@@ -316,6 +320,7 @@ def daemonize(
         if stream is not None:
             with contextlib.suppress(Exception):
                 stream.flush()
+    inherited = _open_fd_identities()
     try:
         middle = os.fork()
     except BaseException:
@@ -332,6 +337,7 @@ def daemonize(
             read_fd=read_fd,
             close_fds=close_fds,
             opened=opened,
+            inherited=inherited,
         )
         # Only the daemon gets here.
         if lock_fd is not None and pid_path is not None:
@@ -383,6 +389,7 @@ def _middle_child(
     read_fd: int,
     close_fds: bool,
     opened: list[int],
+    inherited: dict[int, tuple[int, int]] | None,
 ) -> None:
     """First child: new session, fork the daemon, exit.  Returns only in the daemon."""
     try:
@@ -402,6 +409,7 @@ def _middle_child(
             report_fd=report_fd,
             close_fds=close_fds,
             opened=opened,
+            inherited=inherited,
         )
         _write_all(report_fd, json.dumps({"ok": os.getpid()}).encode() + b"\n")
         os.close(report_fd)

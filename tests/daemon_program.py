@@ -3,12 +3,14 @@
 Used by tests/test_daemon.py::
 
     python tests/daemon_program.py READY_FIFO [--pidfile P] [--umask 0o027]
-        [--chdir DIR|--no-chdir] [--stdout PATH] [--stdin-fd N]
+        [--chdir DIR|--no-chdir] [--stdout PATH] [--loop asyncio|uvloop]
 
 After ``aioipc.daemonize()`` returns it records what it looks like -- pid, parent,
 session, process group, controlling terminal, cwd, umask, open fds -- writes that as
 one JSON line into READY_FIFO (which the test opened for reading) and waits for SIGTERM,
-on which it exits normally (so ``atexit`` removes the pidfile).  It prints a line on
+on which it exits normally (so ``atexit`` removes the pidfile).  With ``--loop`` it runs
+a loop of that kind before daemonizing and another one in the daemon, which starts a
+child process.  It prints a line on
 stdout, for a test that gives it a file.  A refusal or setup error is printed on
 stderr, in the caller, and the exit status is 1.
 """
@@ -16,6 +18,7 @@ stderr, in the caller, and the exit status is 1.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -46,6 +49,12 @@ def describe() -> dict[str, object]:
     }
 
 
+async def echo() -> str:
+    """The daemon's own loop works: it starts a child and reads its output."""
+    result = await aioipc.run_process(["echo", "from a child of the daemon"])
+    return result.stdout.decode()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("ready")
@@ -54,7 +63,12 @@ def main() -> int:
     parser.add_argument("--chdir", default="/")
     parser.add_argument("--no-chdir", action="store_true")
     parser.add_argument("--stdout")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"])
     args = parser.parse_args()
+    if args.loop is not None:
+        # A loop that ran and closed before daemonize() is fine (uvloop leaves its
+        # process-wide signal pipe behind, which the daemon must keep).
+        aioipc.run(asyncio.sleep(0), loop=args.loop)
     try:
         aioipc.daemonize(
             pidfile=args.pidfile,
@@ -68,6 +82,8 @@ def main() -> int:
     # Only the daemon gets here.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     info = describe()
+    if args.loop is not None:
+        info["run_process"] = aioipc.run(echo(), loop=args.loop)
     print(f"hello from daemon {os.getpid()}", flush=True)
     with open(args.ready, "w", encoding="utf-8") as fifo:
         fifo.write(json.dumps(info) + "\n")

@@ -206,6 +206,14 @@ def test_stdout_to_a_file_and_cwd_kept(daemons: Daemons, tmp_path: Path) -> None
     assert log.read_text() == f"hello from daemon {pid}\n"
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_loop_before_and_after_daemonize(daemons: Daemons, loop: str) -> None:
+    result, info = daemons.start("--loop", loop)
+    assert result.returncode == 0, result.stderr
+    assert info is not None
+    assert info["run_process"] == "from a child of the daemon\n"
+
+
 def test_a_setup_failure_is_reported_by_the_caller(daemons: Daemons, tmp_path: Path) -> None:
     pidfile = tmp_path / "d.pid"
     missing = tmp_path / "no such dir"
