@@ -96,7 +96,7 @@ async def test_expect_keeps_what_follows_the_match() -> None:
 
 async def test_expect_timeout_shows_the_tail_and_patterns() -> None:
     async with open_pty(program("ready")) as term:
-        await term.expect("READY")
+        await term.expect_exact("READY\r\n")  # all of it, before the echo can come
         await term.send_line("typed")
         await term.expect("typed")  # the echo
         with pytest.raises(ExpectTimeout) as caught:
