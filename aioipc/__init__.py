@@ -3,13 +3,19 @@
 from ._addresses import Address as Address
 from ._addresses import parse_address as parse_address
 from ._children import ExitStatus as ExitStatus
+from ._daemon import daemonize as daemonize
+from ._daemon import reexec as reexec
 from ._datagram import DatagramSocket as DatagramSocket
 from ._datagram import open_datagram as open_datagram
 from ._detach import spawn_detached as spawn_detached
+from ._errors import AlreadyRunning as AlreadyRunning
 from ._errors import BrokenPipe as BrokenPipe
+from ._errors import DaemonizeError as DaemonizeError
 from ._errors import DatagramTooLarge as DatagramTooLarge
 from ._errors import DatagramTruncated as DatagramTruncated
 from ._errors import DelimiterNotFound as DelimiterNotFound
+from ._errors import ExpectEOF as ExpectEOF
+from ._errors import ExpectTimeout as ExpectTimeout
 from ._errors import FdsTruncated as FdsTruncated
 from ._errors import IncompleteRead as IncompleteRead
 from ._errors import IPCError as IPCError
@@ -18,6 +24,7 @@ from ._errors import LineTooLong as LineTooLong
 from ._errors import NotMainThreadError as NotMainThreadError
 from ._errors import PipelineError as PipelineError
 from ._errors import ProcessError as ProcessError
+from ._expect import ExpectResult as ExpectResult
 from ._fifo import is_fifo as is_fifo
 from ._fifo import mkfifo as mkfifo
 from ._fifo import open_fifo as open_fifo
@@ -41,6 +48,8 @@ from ._process import CompletedProcess as CompletedProcess
 from ._process import Process as Process
 from ._process import open_process as open_process
 from ._process import run_process as run_process
+from ._pty import Terminal as Terminal
+from ._pty import open_pty as open_pty
 from ._server import Server as Server
 from ._signals import SignalHandle as SignalHandle
 from ._signals import SignalStream as SignalStream
@@ -65,14 +74,19 @@ from ._version import __version__ as __version__
 
 __all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
     "Address",
+    "AlreadyRunning",
     "BrokenPipe",
     "CompletedProcess",
     "DEVNULL",
+    "DaemonizeError",
     "DatagramSocket",
     "DatagramTooLarge",
     "DatagramTruncated",
     "DelimiterNotFound",
     "ExitStatus",
+    "ExpectEOF",
+    "ExpectResult",
+    "ExpectTimeout",
     "FdMessage",
     "FdsTruncated",
     "ForkedProcess",
@@ -95,8 +109,10 @@ __all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
     "SignalStream",
     "Stream",
     "StreamAttribute",
+    "Terminal",
     "__version__",
     "connect",
+    "daemonize",
     "ignore_signals",
     "is_alive",
     "is_fifo",
@@ -112,11 +128,13 @@ __all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
     "open_fork",
     "open_pipeline",
     "open_process",
+    "open_pty",
     "open_signal_stream",
     "parse_address",
     "pipe",
     "pipe_from",
     "pipe_to",
+    "reexec",
     "run",
     "run_process",
     "serve",

@@ -16,10 +16,14 @@ from collections.abc import Sequence
 import anyio
 
 __all__ = [
+    "AlreadyRunning",
     "BrokenPipe",
+    "DaemonizeError",
     "DatagramTooLarge",
     "DatagramTruncated",
     "DelimiterNotFound",
+    "ExpectEOF",
+    "ExpectTimeout",
     "FdsTruncated",
     "IPCError",
     "IPCTimeoutError",
@@ -338,3 +342,69 @@ class NotifyError(IPCError, OSError):
 
     def __str__(self) -> str:
         return str(self.strerror)
+
+
+def _expect_context(tail: bytes, patterns: str) -> str:
+    return f"while waiting for {patterns}; the last bytes read were {tail!r}"
+
+
+class ExpectTimeout(IPCTimeoutError):
+    """:meth:`aioipc.Terminal.expect` ran out of time before any pattern matched.
+
+    ``patterns`` describes what was awaited; ``tail`` holds the last bytes read (up to
+    200), which the message shows; ``partial`` is everything still unmatched.  The
+    unmatched bytes stay buffered, so a later ``expect`` can still see them.
+    """
+
+    def __init__(self, timeout: float, patterns: str, tail: bytes, *, partial: bytes) -> None:
+        IPCTimeoutError.__init__(
+            self,
+            f"no match within {timeout:g} s " + _expect_context(tail, patterns),
+            partial=partial,
+        )
+        self.patterns = patterns
+        self.tail = tail
+
+
+class ExpectEOF(IPCError, anyio.EndOfStream):
+    """The terminal's output ended before any pattern of :meth:`aioipc.Terminal.expect`
+    matched (the child exited or closed the terminal).
+
+    ``patterns`` describes what was awaited; ``tail`` holds the last bytes read (up to
+    200), which the message shows; ``before`` is everything that was left unmatched.
+    """
+
+    def __init__(self, patterns: str, tail: bytes, *, before: bytes) -> None:
+        Exception.__init__(self, "end of output " + _expect_context(tail, patterns))
+        self.patterns = patterns
+        self.tail = tail
+        self.before = before
+
+
+class DaemonizeError(IPCError, RuntimeError):
+    """:func:`aioipc.daemonize` or :func:`aioipc.reexec` cannot do what was asked.
+
+    Raised by ``daemonize()`` when it is called with an event loop running or set in
+    this thread, with other threads alive, or off the main thread -- a forked daemon
+    would inherit the loop's fds and lose its threads -- and when the daemon died before
+    reporting how its setup went.  Raised by ``reexec()`` when it cannot rebuild this
+    program's command line.  It is a :class:`RuntimeError`.
+    """
+
+
+class AlreadyRunning(DaemonizeError):
+    """Another instance holds the pidfile's lock: :func:`aioipc.daemonize` refused to start.
+
+    Raised in the calling process, before any fork, so the error appears in the terminal
+    that tried to start a second instance.  ``pidfile`` is the path (absolute) and
+    ``pid`` the pid written in it, or None when the file holds no pid yet (the running
+    instance is between taking the lock and writing its pid).
+    """
+
+    def __init__(self, pidfile: str, pid: int | None) -> None:
+        running = f"as pid {pid}" if pid is not None else "(its pid is not written yet)"
+        Exception.__init__(
+            self, f"already running {running}: pidfile {pidfile} is locked by that process"
+        )
+        self.pidfile = pidfile
+        self.pid = pid
