@@ -50,8 +50,11 @@ def describe() -> dict[str, object]:
 
 
 async def echo() -> str:
-    """The daemon's own loop works: it starts a child and reads its output."""
+    """The daemon's own loop works: it starts children (aioipc's and the loop's own)."""
     result = await aioipc.run_process(["echo", "from a child of the daemon"])
+    # The loop's own subprocess_exec: on uvloop, libuv's at-fork signal pipe is needed.
+    proc = await asyncio.create_subprocess_exec("true")
+    assert await proc.wait() == 0
     return result.stdout.decode()
 
 
