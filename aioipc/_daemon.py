@@ -147,12 +147,22 @@ def _lock_pidfile(path: str) -> int:
     raise DaemonizeError(f"could not lock pidfile {path}: it keeps being replaced")
 
 
+def _check_stdio(value: object, name: str) -> None:
+    """Reject a stdio argument of the wrong type, before anything is opened."""
+    if value is None or isinstance(value, str | os.PathLike):
+        return
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"{name}={value}: an fd cannot be negative")
+        return
+    if isinstance(value, bool) or not callable(getattr(value, "fileno", None)):
+        raise TypeError(f"{name} must be None, a path, an fd or an open file, not {value!r}")
+
+
 def _stdio_fd(value: DaemonStdio, name: str) -> tuple[int, bool]:
     """An fd for a stdio argument and whether we opened it (and must close it)."""
     if value is None:
         return os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC | os.O_NOCTTY), True
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be None, a path, an fd or an open file, not {value!r}")
     if isinstance(value, int):
         try:
             os.fstat(value)
@@ -163,11 +173,8 @@ def _stdio_fd(value: DaemonStdio, name: str) -> tuple[int, bool]:
         path = os.fspath(value)
         flags = os.O_RDONLY if name == "stdin" else os.O_WRONLY | os.O_CREAT | os.O_APPEND
         return os.open(path, flags | os.O_CLOEXEC | os.O_NOCTTY, 0o644), True
-    fileno = getattr(value, "fileno", None)
-    if fileno is None:
-        raise TypeError(f"{name} must be None, a path, an fd or an open file, not {value!r}")
     try:
-        fd = fileno()
+        fd = value.fileno()
     except (OSError, io.UnsupportedOperation) as exc:
         raise ValueError(f"{name}={value!r} has no file descriptor: {exc}") from None
     return int(fd), False
@@ -294,6 +301,8 @@ def daemonize(
         isinstance(umask, bool) or not isinstance(umask, int) or not 0 <= umask <= 0o777
     ):
         raise ValueError(f"umask must be None or an int from 0 to 0o777, not {umask!r}")
+    for value, name in ((stdin, "stdin"), (stdout, "stdout"), (stderr, "stderr")):
+        _check_stdio(value, name)
     _check_no_loop("daemonize()")
     pid_path = os.path.abspath(os.fspath(pidfile)) if pidfile is not None else None
     chdir_path = os.path.abspath(os.fspath(chdir)) if chdir is not None else None

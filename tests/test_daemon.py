@@ -317,3 +317,34 @@ def test_reexec_checks_the_program_before_resetting_anything(tmp_path: Path) -> 
     with pytest.raises(ValueError, match="non-empty argv"):
         aioipc.reexec([])
     assert signal.getsignal(signal.SIGPIPE) == before
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"stdin": object()}, TypeError, "stdin must be None, a path, an fd or an open file"),
+        ({"stdout": True}, TypeError, "stdout must be None, a path, an fd or an open file"),
+        ({"stderr": -1}, ValueError, "stderr=-1: an fd cannot be negative"),
+    ],
+)
+def test_daemonize_rejects_bad_stdio(kwargs: dict[str, object], error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        aioipc.daemonize(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_locked_empty_pidfile_is_refused_without_a_pid(daemons: Daemons, tmp_path: Path) -> None:
+    # A starting instance holds the lock but has not written its pid yet.
+    pidfile = tmp_path / "d.pid"
+    holder = os.open(pidfile, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        result, info = daemons.start("--pidfile", str(pidfile))
+    finally:
+        os.close(holder)
+    assert info is None
+    assert result.returncode == 1
+    assert result.stderr == (
+        "daemon_program: AlreadyRunning: already running (its pid is not written yet): "
+        f"pidfile {pidfile} is locked by that process\n"
+    )
+    assert pidfile.exists(), "a refused start removed the running instance's pidfile"
