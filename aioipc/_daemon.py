@@ -355,9 +355,14 @@ def daemonize(
     os.close(write_fd)
     for fd in opened:
         os.close(fd)
-    report = _read_all(read_fd)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(middle, 0)
+    try:
+        report = _read_all(read_fd)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(middle, 0)
+    except BaseException:  # KeyboardInterrupt while waiting for the report
+        if lock_fd is not None:
+            os.close(lock_fd)
+        raise
     error: BaseException | None = None
     ok = False
     for line in report.splitlines():
