@@ -7,12 +7,15 @@ import contextlib
 import logging
 import os
 import resource
+import select
 import shutil
 import socket
 import stat
+import struct
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -62,6 +65,17 @@ async def log_events(logger_name: str = "aioipc.serve") -> AsyncIterator[asyncio
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
+
+
+def accept_queue_length(listener: socket.socket) -> int:
+    """How many connections the kernel holds for ``listener``, not yet accepted.
+
+    For a listening TCP socket, ``TCP_INFO``'s ``tcpi_unacked`` is the accept queue's
+    length (``sk_ack_backlog``); it follows 8 one-byte fields and 4 ``u32``s.
+    """
+    info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    (unacked,) = struct.unpack_from("I", info, 24)
+    return int(unacked)
 
 
 # The four kinds of address
@@ -125,6 +139,31 @@ async def test_internet_lines_end_in_crlf_and_unix_lines_in_lf(tmp_path: Path) -
                 await loop.sock_sendall(raw, b"bare newline\n")
 
 
+@pytest.mark.parametrize("kind", ["ipv4", "ipv6"])
+async def test_tcp_streams_have_nodelay_on_both_sides(kind: str) -> None:
+    if kind == "ipv6" and (problem := _ipv6_loopback_problem()):
+        pytest.skip(problem)
+    server_side: asyncio.Queue[aioipc.Stream] = asyncio.Queue()
+
+    async def handler(stream: aioipc.Stream) -> None:
+        server_side.put_nowait(stream)
+        await stream.receive()  # held open until the client leaves (EndOfStream)
+
+    def nodelay(stream: aioipc.Stream) -> int:
+        # Asked of the kernel through the stream's own fd, not of a Python object.
+        with socket.socket(fileno=os.dup(stream.extra(aioipc.StreamAttribute.fd))) as sock:
+            return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+    address = "tcp://127.0.0.1:0" if kind == "ipv4" else "tcp://[::1]:0"
+    serving = aioipc.serve(handler, address)
+    async with serving as server, aioipc.connect(server.addresses[0]) as client:
+        accepted = await server_side.get()
+        assert nodelay(client) != 0
+        assert nodelay(accepted) != 0
+        raw = accepted.extra(SocketAttribute.raw_socket)
+        assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
 async def test_connect_with_host_and_port_keywords_and_eol() -> None:
     async with aioipc.serve(echo, "tcp://127.0.0.1:0") as server:
         port = server.addresses[0].port
@@ -174,25 +213,61 @@ def enough_fds() -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+CLIENTS = 1000
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
 @pytest.mark.usefixtures("enough_fds")
-async def test_a_thousand_concurrent_clients_are_all_served() -> None:
-    served = 0
+async def test_a_thousand_clients_connected_at_once_are_all_served(
+    tmp_path: Path, kind: str
+) -> None:
+    # The default backlog (128) is far below 1,000: clients beyond it wait for the
+    # accept loop (TCP SYNs are retried, Unix connects get EAGAIN and are retried by
+    # connect()); none may be refused.  Every handler holds its connection until all
+    # 1,000 are being handled at the same time, then each echoes its client's line.
+    active = 0
+    peak = 0
+    all_connected = asyncio.Event()
+    release = asyncio.Event()
 
     async def handler(stream: aioipc.Stream) -> None:
-        nonlocal served
-        served += 1
-        await echo(stream)
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        if active == CLIENTS:
+            all_connected.set()
+        try:
+            line = await stream.readline()
+            await release.wait()
+            await stream.send_line(b"echo " + line)
+        finally:
+            active -= 1
 
     async def client(address: aioipc.Address, number: int) -> bytes:
         async with aioipc.connect(address) as stream:
             await stream.send_line(str(number))
             return await stream.readline()
 
-    async with aioipc.serve(handler, "tcp://127.0.0.1:0", backlog=1024) as server:
-        [address] = server.addresses
-        answers = await asyncio.gather(*(client(address, n) for n in range(1000)))
-    assert answers == [b"echo %d" % n for n in range(1000)]
-    assert served == 1000
+    address = "tcp://127.0.0.1:0" if kind == "tcp" else f"unix:{tmp_path}/s"
+    async with aioipc.serve(handler, address) as server:
+        [bound] = server.addresses
+        clients = asyncio.ensure_future(
+            asyncio.gather(*(client(bound, n) for n in range(CLIENTS)))
+        )
+        waiting = asyncio.ensure_future(all_connected.wait())
+        first: list[asyncio.Future[Any]] = [clients, waiting]
+        await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+        if clients.done():  # a client failed (refused?) before all were connected
+            waiting.cancel()
+            clients.result()
+            pytest.fail("the clients ended before all were connected")
+        assert server.connection_count == CLIENTS
+        assert not clients.done()  # every client still waits for its echo
+        release.set()
+        answers = await clients
+    assert answers == [b"echo %d" % n for n in range(CLIENTS)]
+    assert peak == CLIENTS
+    assert active == 0
 
 
 # Clients that misbehave
@@ -377,16 +452,23 @@ async def test_leaving_the_block_by_an_error_cancels_handlers_at_once() -> None:
 
 
 async def test_serve_forever_returns_when_closed_and_closes_when_cancelled() -> None:
+    async def served_while_waiting(server: aioipc.Server, forever: asyncio.Task[None]) -> None:
+        # A whole exchange takes the loop through many iterations (connect, accept,
+        # read, write): serve_forever() is running and has not returned meanwhile.
+        async with aioipc.connect(server.addresses[0]) as client:
+            await client.send_line("still serving")
+            assert await client.readline() == b"echo still serving"
+        assert not forever.done()
+
     server = await aioipc.serve(echo, "tcp://127.0.0.1:0")
     forever = asyncio.create_task(server.serve_forever())
-    await asyncio.sleep(0)
-    assert not forever.done()
+    await served_while_waiting(server, forever)
     await server.close()
     await forever
 
     server = await aioipc.serve(echo, "tcp://127.0.0.1:0")
     forever = asyncio.create_task(server.serve_forever())
-    await asyncio.sleep(0)
+    await served_while_waiting(server, forever)
     forever.cancel()
     with pytest.raises(asyncio.CancelledError):
         await forever
@@ -451,12 +533,19 @@ async def test_max_connections_pauses_accepting_until_one_ends() -> None:
         third = await aioipc.connect(address)
         clients.append(third)
         await third.send_line("2")
-        for _ in range(20):
-            await asyncio.sleep(0)
+        # Wait (in a thread, off the loop) until the kernel has the third connection
+        # in the listener's accept queue: from then on a listener still polled by the
+        # loop would be reported readable and accepted from, at the latest in the loop
+        # iteration that wakes this task up.  It is still queued after that.
+        [listener] = server.sockets
+        readable, _, _ = await asyncio.to_thread(select.select, [listener], [], [], 20)
+        assert readable, "the third connection never reached the accept queue"
+        assert accept_queue_length(listener) == 1
         assert server.connection_count == 2
         assert started.empty()
         release[0].set()
         assert await started.get() == 2
+        assert accept_queue_length(listener) == 0
         assert events == ["start 0", "start 1", "end 0", "start 2"]
         release[1].set()
         release[2].set()
