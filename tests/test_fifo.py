@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import stat
@@ -115,6 +116,60 @@ async def test_writer_opened_before_the_reader(fifo: Path) -> None:
     async with aioipc.open_fifo(fifo, "r") as reader:
         await writing
         assert [line async for line in reader.lines()] == [b"first"]
+
+
+async def test_other_tasks_run_while_a_writer_waits_for_its_reader(fifo: Path) -> None:
+    counter = 0
+    counted_enough = asyncio.Event()
+
+    async def count() -> None:
+        nonlocal counter
+        while True:
+            counter += 1
+            if counter == 1000:
+                counted_enough.set()
+            await asyncio.sleep(0)
+
+    async def open_writer() -> int:
+        async with aioipc.open_fifo(fifo, "w") as writer:
+            opened_at = counter
+            await writer.send(b"waited for")
+        return opened_at
+
+    def blocking_reader() -> bytes:
+        # A real reader blocked in open(), as `cat fifo` would be.
+        fd = os.open(fifo, os.O_RDONLY)
+        try:
+            data = b""
+            while chunk := os.read(fd, 100):
+                data += chunk
+            return data
+        finally:
+            os.close(fd)
+
+    counting = asyncio.create_task(count())
+    opening = asyncio.create_task(open_writer())
+    reading: asyncio.Task[bytes] | None = None
+    try:
+        # No reader exists, so the open cannot have completed; meanwhile the counter
+        # task ran a thousand times: the wait does not hold the loop.
+        await counted_enough.wait()
+        assert not opening.done()
+        reading = asyncio.create_task(asyncio.to_thread(blocking_reader))
+        opened_at = await opening
+        assert await reading == b"waited for"
+        assert opened_at >= 1000
+    finally:
+        counting.cancel()
+        opening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await counting
+        if reading is not None and not reading.done():
+            # The test failed with the reader's thread in open(): let it out.
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            with contextlib.suppress(Exception):
+                await reading
 
 
 async def test_cancelling_a_waiting_open_leaves_no_fd_and_no_thread(fifo: Path) -> None:
