@@ -17,7 +17,8 @@ and there is no sleep: once the signature is written, and before the write end i
 closed, a fresh FIFO is renamed over the path.  The reader just served holds the old
 FIFO and sees its EOF; every later reader opens the new one, so each gets exactly one
 signature, however quickly they come.  A FIFO removed or replaced by something else
-(even while the server waits for a reader) is recreated::
+(even while the server waits for a reader) is recreated, and the server says so once
+the new FIFO is in place (``PATH was removed: recreated it``, or ``replaced``)::
 
     python examples/fifos/signature.py [PATH] [--count N] [--loop asyncio|uvloop]
 
@@ -47,16 +48,21 @@ FORTUNES = [
 ]
 
 
-def ensure_fifo(path: Path) -> None:
-    """Perl's ``unless (-p $FIFO) { unlink $FIFO; mkfifo($FIFO, 0700) }``."""
+def ensure_fifo(path: Path) -> str | None:
+    """Perl's ``unless (-p $FIFO) { unlink $FIFO; mkfifo($FIFO, 0700) }``.
+
+    Returns ``None`` if a FIFO was there, else what happened to it: ``"removed"`` or
+    ``"replaced"`` (by a file, a symlink, ...: a directory is left alone and fails).
+    """
     try:
         if stat.S_ISFIFO(os.lstat(path).st_mode):
-            return
-        os.unlink(path)  # a file, a symlink, ...: a directory is left alone and fails
-        print(f"{path} was replaced: recreating it", flush=True)
+            return None
+        os.unlink(path)
+        what = "replaced"
     except FileNotFoundError:
-        pass
+        what = "removed"
     aioipc.mkfifo(path, 0o700)
+    return what
 
 
 def replace_fifo(path: Path) -> None:
@@ -70,7 +76,9 @@ async def serve(path: Path, count: int | None) -> int:
     """Serve one signature per reader, ``count`` readers (or for ever)."""
     served = 0
     while count is None or served < count:
-        ensure_fifo(path)
+        if what := ensure_fifo(path):
+            # Said once the new FIFO is in place: a reader may open it from now on.
+            print(f"{path} was {what}: recreated it", flush=True)
         try:
             async with aioipc.open_fifo(path, "w") as fifo:  # waits for a reader
                 fortune = FORTUNES[served % len(FORTUNES)]
@@ -80,8 +88,8 @@ async def serve(path: Path, count: int | None) -> int:
                     continue  # the reader went away unserved: wait for the next one
                 replace_fifo(path)  # before the reader sees EOF (see the docstring)
         except (FileNotFoundError, ValueError):
-            # Removed, or replaced by something that is not a FIFO, while we waited.
-            print(f"{path} was removed or replaced: recreating it", flush=True)
+            # Removed, or replaced by something that is not a FIFO (open_fifo's check
+            # raises ValueError), while we waited: ensure_fifo() recreates it.
             continue
         served += 1
     return served
@@ -89,7 +97,8 @@ async def serve(path: Path, count: int | None) -> int:
 
 async def main(path: Path, count: int | None) -> None:
     kind = "uvloop" if isinstance(asyncio.get_running_loop(), uvloop.Loop) else "asyncio"
-    ensure_fifo(path)
+    if ensure_fifo(path) == "replaced":  # missing at the start is no news
+        print(f"{path} was replaced: recreated it", flush=True)
     print(f"serving {path} on {kind}", flush=True)
     try:
         served = await serve(path, count)
