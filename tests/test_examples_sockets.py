@@ -12,8 +12,11 @@ from __future__ import annotations
 import re
 import socket
 import stat
+import struct
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -102,15 +105,17 @@ def test_tcp_client_refused(loop: str) -> None:
     assert f"tcp_client: [Errno 111] connect to tcp://127.0.0.1:{port}" in result.stderr.decode()
 
 
-def test_tcp_client_bad_port() -> None:
-    result = run_example("tcp_client", "asyncio", "127.0.0.1", "no-such-service")
+@pytest.mark.parametrize("loop", LOOPS)
+def test_tcp_client_bad_port(loop: str) -> None:
+    result = run_example("tcp_client", loop, "127.0.0.1", "no-such-service")
     assert result.returncode == 1
     assert "unknown tcp service 'no-such-service'" in result.stderr.decode()
 
 
-def test_tcp_server_port_in_use() -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_tcp_server_port_in_use(loop: str) -> None:
     listener = socket.create_server(("127.0.0.1", 0))
-    with listener, start("tcp_server", "asyncio", str(listener.getsockname()[1])) as server:
+    with listener, start("tcp_server", loop, str(listener.getsockname()[1])) as server:
         status = server.finish()
     assert status == 1
     assert "Address already in use" in server.stderr
@@ -185,10 +190,11 @@ def test_unix_server_and_client(loop: str, tmp_path: Path) -> None:
     assert sorted(reaped) == sorted(began)
 
 
-def test_unix_server_refuses_a_file_in_its_place(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_unix_server_refuses_a_file_in_its_place(loop: str, tmp_path: Path) -> None:
     # perlipc's server unlink()s whatever is at the path; aioipc only a stale socket.
     (tmp_path / "catsock").write_text("precious\n")
-    with start("unix_server", "asyncio", cwd=tmp_path) as server:
+    with start("unix_server", loop, cwd=tmp_path) as server:
         status = server.finish()
     assert status == 1
     assert "FileExistsError" in server.stderr
@@ -256,12 +262,13 @@ def test_time_client(loop: str) -> None:
     assert server.stderr == ""
 
 
-def test_time_client_short_answer() -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_time_client_short_answer(loop: str) -> None:
     # A "time server" that hangs up after two bytes: IncompleteRead, not garbage.
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
         client = subprocess.Popen(
-            example("time_client", "asyncio", "--port", str(port), "127.0.0.1"),
+            example("time_client", loop, "--port", str(port), "127.0.0.1"),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -389,8 +396,9 @@ def test_webget(loop: str, http_server: tuple[Program, int, Path]) -> None:
     assert requests == [("/hello.txt", "200"), ("/guanaco.html", "404"), ("/hello.txt", "200")]
 
 
-def test_webget_needs_a_document() -> None:
-    result = run_example("webget", "asyncio", "127.0.0.1")
+@pytest.mark.parametrize("loop", LOOPS)
+def test_webget_needs_a_document(loop: str) -> None:
+    result = run_example("webget", loop, "127.0.0.1")
     assert result.returncode == 2
     assert b"the following arguments are required: document" in result.stderr
 
@@ -451,6 +459,29 @@ def test_interactive_client_and_command_server(loop: str, tmp_path: Path) -> Non
     assert server.stderr == ""
 
 
+def accept_queue(port: int) -> int:
+    """How many connections the kernel holds, not yet accepted, for 127.0.0.1:``port``.
+
+    For a listening socket, ``/proc/net/tcp``'s ``rx_queue`` is its accept queue's
+    length; addresses there are hex, the IPv4 address in host byte order.
+    """
+    (address,) = struct.unpack("=I", socket.inet_aton("127.0.0.1"))
+    local = f"{address:08X}:{port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local and fields[3] == "0A":  # 0A: TCP_LISTEN
+            return int(fields[4].split(":")[1], 16)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def wait_until(check: Callable[[], bool], what: str) -> None:
+    """Poll ``check`` (a kernel state with no event to wait on) until true, bounded."""
+    deadline = time.monotonic() + TIMEOUT
+    while not check():
+        assert time.monotonic() < deadline, f"never true: {what}"
+        time.sleep(0.001)
+
+
 def receive_prompt(client: socket.socket) -> bytes:
     """Read until the next ``Command? `` prompt; return what came before it."""
     data = b""
@@ -472,14 +503,23 @@ def test_command_server_serves_one_client_at_a_time(loop: str, tmp_path: Path) -
         assert receive_prompt(first).startswith(b"Welcome to ")
         first.sendall(b"date\r\n")
         assert re.fullmatch(rf"{CTIME}\r\n".encode(), receive_prompt(first))
-        # The second client is connected (it waits in the backlog) but not served.
+        # The second client is connected: the kernel holds it in the server's accept
+        # queue (it is not refused).  The server then answers the first client again,
+        # so its loop has run since; an accepting server would have taken the second
+        # from the queue by then, and greeted it.
+        wait_until(lambda: accept_queue(port) == 1, "the second client is queued")
+        first.sendall(b"date\r\n")
+        assert re.fullmatch(rf"{CTIME}\r\n".encode(), receive_prompt(first))
+        assert accept_queue(port) == 1, "the second client was accepted"
         second.setblocking(False)
         with pytest.raises(BlockingIOError):
             second.recv(4096)
         second.settimeout(TIMEOUT)
+        # Only once the first quits is the second accepted and served.
         first.sendall(b"quit\r\n")
         assert first.recv(4096) == b""
         assert receive_prompt(second).startswith(b"Welcome to ")
+        assert accept_queue(port) == 0
         second.sendall(b"exit\r\n")
         assert second.recv(4096) == b""
         assert server.stop() == 0, server.stderr
