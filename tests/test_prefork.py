@@ -147,10 +147,10 @@ async def test_handler_errors_and_clients_leaving_do_not_stop_a_worker() -> None
             assert server.worker_pids == (pid,)
 
 
-@pytest.mark.parametrize("asked", [None, "asyncio"])
+@pytest.mark.parametrize("asked", [None, "asyncio", "uvloop"])
 async def test_worker_loop_follows_the_parent_or_the_option(asked: str | None) -> None:
     running = type(asyncio.get_running_loop()).__name__
-    expected = running if asked is None else "AsyncioEventLoop"
+    expected = {None: running, "asyncio": "AsyncioEventLoop", "uvloop": "UVEventLoop"}[asked]
     async with asyncio.timeout(TIMEOUT):
         async with (
             serve_prefork(loop_kind, "tcp://127.0.0.1:0", workers=1, loop=asked) as server,  # type: ignore[arg-type]
@@ -295,9 +295,10 @@ def test_sigterm_drains_the_example_server(loop: str) -> None:
                 pipe.close()
 
 
-def test_workers_leave_when_the_parent_is_killed() -> None:
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_workers_leave_when_the_parent_is_killed(loop: str) -> None:
     server = subprocess.Popen(
-        [sys.executable, str(EXAMPLE), "--loop", "asyncio", "--workers", "2"],
+        [sys.executable, str(EXAMPLE), "--loop", loop, "--workers", "2"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
