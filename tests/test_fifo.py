@@ -26,8 +26,17 @@ def fifo(tmp_path: Path) -> Path:
 
 
 async def _started(task: asyncio.Task[object]) -> None:
-    """Let ``task`` run up to its first wait, and check that it is waiting."""
+    """Let ``task`` run up to its first wait, and check that it is still waiting.
+
+    More than a yield: a byte is sent through a socketpair and received, which takes
+    the loop through its fd polling, so an fd that ``task`` waits on and that were
+    ready (a spurious EOF, say) would have been reported meanwhile.
+    """
     await asyncio.sleep(0)
+    left, right = await aioipc.socketpair()
+    async with left, right:
+        await left.send(b"!")
+        assert await right.receive() == b"!"
     assert not task.done()
 
 
