@@ -31,8 +31,19 @@ How the polling is organised:
   starts one for a waiter that is no longer pending; the loop thread takes the same lock
   to mark a waiter cancelled.  So exactly one side sees a result that the other side
   can no longer use, and that side hands it to the waiter's ``undo`` hook (a semaphore
-  unit is released again; a message is sent again).  Undo hooks always run in a poller
-  thread.
+  unit is released again; a message is sent again) at once, in its own thread.  An
+  undo hook is itself one non-blocking attempt: it raises ``sysv_ipc.BusyError`` when
+  it cannot give back now (a message for a full queue), and the give-back is then
+  retried, with the same back-off as a wait, by the first poller thread -- never by a
+  thread of its own, however many are pending.
+* **Give-backs survive interpreter exit.**  Poller threads are daemon threads, which
+  the interpreter neither joins nor lets finish, so an :mod:`atexit` handler (it runs
+  after ``asyncio.run`` has cancelled the leftover waiters and after every non-daemon
+  thread has ended) finishes every give-back still pending, in the main thread: the
+  process waits there for room in a full queue (logging a warning that names the
+  queue after :data:`EXIT_WARNING` seconds) until the message is back or the queue is
+  removed.  It also gives back a result a poller handed to a loop that stopped
+  without ever running the waiter again (a loop closed without cancelling its tasks).
 * **Errors.**  ``EINTR`` ("Signaled while waiting") is retried at once.  Removal of the
   object (sysv_ipc's ``ExistentialError``: ``EIDRM`` for a blocked caller, ``EINVAL``
   after) becomes :class:`aioipc.sysv.SysVRemoved` naming the object;
@@ -54,9 +65,10 @@ The interface, used by ``aioipc._sysv_semaphore`` and ``aioipc._sysv_queue``::
                             #   with try_first=True, once in the loop thread first).
         queue=(kind, id, what),   # hashable: waiters with equal keys wait in FIFO order
         describe="semaphore key 0x1234 (id 7)",   # names the object in errors
-        undo=give_back,     # (T) -> object: called once, in a poller thread, with a
+        undo=give_back,     # (T) -> object: one non-blocking attempt to give back a
                             #   result obtained for a waiter that was cancelled or
-                            #   timed out meanwhile; None if a result needs no undo
+                            #   timed out meanwhile; raises sysv_ipc.BusyError to be
+                            #   retried later; None if a result needs no undo
         timeout=None,       # seconds; None waits forever; 0 makes one attempt
         try_first=True,     # first attempt in the loop thread, unless waiters of this
                             #   process are already queued on the same key
@@ -70,6 +82,7 @@ a result that arrived too late), :class:`aioipc.sysv.SysVRemoved`,
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import contextlib
 import logging
@@ -85,14 +98,17 @@ import sysv_ipc
 from ._errors import IPCTimeoutError, SysVRemoved
 
 __all__ = [
+    "EXIT_WARNING",
     "FIRST_DELAY",
     "IDLE_EXIT",
     "MAX_DELAY",
     "MAX_DELAY_PER_QUEUE",
     "POLLER_THREADS",
     "check_timeout",
+    "finish_give_backs",
     "give_backs_done",
     "has_waiters",
+    "pending_give_backs",
     "poller_threads",
     "translate_error",
     "wait_for",
@@ -110,10 +126,14 @@ MAX_DELAY = 0.002
 MAX_DELAY_PER_QUEUE = 0.0002
 #: A poller thread with nothing to poll ends after this many seconds.
 IDLE_EXIT = 1.0
+#: At exit, a give-back still waiting for room after this many seconds is logged.
+EXIT_WARNING = 1.0
 
 _PENDING = 0  # waiting; a poller may attempt for it
 _DONE = 1  # a poller got an outcome for it (result or error)
 _CANCELLED = 2  # its awaiting side has gone (cancelled, timed out, loop closed)
+
+_log = logging.getLogger("aioipc.sysv")
 
 
 def _is_eintr(exc: BaseException) -> bool:
@@ -152,17 +172,29 @@ def check_timeout(timeout: float | None) -> float | None:
 
 
 class _Waiter(Generic[T]):
-    __slots__ = ("attempt", "error", "future", "lock", "loop", "result", "state", "undo")
+    __slots__ = (
+        "attempt",
+        "describe",
+        "error",
+        "future",
+        "lock",
+        "loop",
+        "result",
+        "state",
+        "undo",
+    )
 
     def __init__(
         self,
         attempt: Callable[[], T],
         undo: Callable[[T], object] | None,
         loop: asyncio.AbstractEventLoop,
+        describe: str,
     ) -> None:
         self.attempt = attempt
         self.undo = undo
         self.loop = loop
+        self.describe = describe
         self.future: asyncio.Future[T] = loop.create_future()
         self.lock = threading.Lock()
         self.state = _PENDING
@@ -179,14 +211,48 @@ class _Queue:
         self.due = 0.0
 
 
+class _GiveBack:
+    """A result that could not go back at once (a full queue), retried until it does."""
+
+    __slots__ = ("delay", "describe", "due", "result", "undo")
+
+    def __init__(self, undo: Callable[[Any], object], result: Any, describe: str) -> None:
+        self.undo = undo
+        self.result = result
+        self.describe = describe
+        self.delay = FIRST_DELAY
+        self.due = time.monotonic() + FIRST_DELAY
+
+
+def _try_give_back(undo: Callable[[Any], object], result: Any) -> bool:
+    """Make one non-blocking give-back attempt; return False if it must be retried."""
+    while True:
+        try:
+            undo(result)
+        except sysv_ipc.BusyError:
+            return False
+        except BaseException as exc:  # a failed give-back must not kill its caller
+            if _is_eintr(exc):
+                continue
+            _log.exception("could not give back a result obtained for a cancelled SysV wait")
+        return True
+
+
 class _PollerThread:
-    """One daemon thread polling the heads of the queues pinned to it."""
+    """One daemon thread polling the heads of the queues pinned to it.
+
+    The first poller thread also retries the give-backs that could not be made at
+    once (``give_backs``); ``busy`` counts those being attempted outside ``cond`` by
+    it or by :func:`finish_give_backs`.
+    """
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.cond = threading.Condition(threading.Lock())
         self.queues: dict[Hashable, _Queue] = {}
-        self.undos: collections.deque[tuple[Callable[[Any], object], Any]] = collections.deque()
+        self.give_backs: collections.deque[_GiveBack] = collections.deque()
+        self.busy = 0
+        self.drained: list[Callable[[], object]] = []
         self.thread: threading.Thread | None = None
 
     # --- called from loop threads -------------------------------------------------
@@ -202,9 +268,9 @@ class _PollerThread:
             self._ensure_running()
             self.cond.notify()
 
-    def add_undo(self, undo: Callable[[Any], object], result: Any) -> None:
+    def defer_give_back(self, give_back: _GiveBack) -> None:
         with self.cond:
-            self.undos.append((undo, result))
+            self.give_backs.append(give_back)
             self._ensure_running()
             self.cond.notify()
 
@@ -218,10 +284,46 @@ class _PollerThread:
 
     def _ensure_running(self) -> None:
         if self.thread is None:
-            self.thread = threading.Thread(
+            thread = threading.Thread(
                 target=self._run, name=f"aioipc-sysv-poller-{self.index}", daemon=True
             )
-            self.thread.start()
+            try:
+                thread.start()
+            except RuntimeError:  # interpreter shutdown: finish_give_backs() does it
+                return
+            self.thread = thread
+
+    # --- give-backs, shared by the thread and finish_give_backs() -------------------
+
+    def take_give_backs(self, now: float | None) -> list[_GiveBack]:
+        """Under ``cond``: remove the give-backs due at ``now`` (all if None)."""
+        if now is None:
+            taken = list(self.give_backs)
+            self.give_backs.clear()
+        else:
+            taken = [g for g in self.give_backs if g.due <= now]
+            if taken:
+                self.give_backs = collections.deque(g for g in self.give_backs if g.due > now)
+        self.busy += len(taken)
+        return taken
+
+    def retry_give_backs(self, taken: list[_GiveBack], cap: float) -> list[_GiveBack]:
+        """Attempt each of ``taken`` (outside ``cond``); requeue and return the failures."""
+        failed = [g for g in taken if not _try_give_back(g.undo, g.result)]
+        now = time.monotonic()
+        for give_back in failed:
+            give_back.delay = min(give_back.delay * 2, cap)
+            give_back.due = now + give_back.delay
+        drained: list[Callable[[], object]] = []
+        with self.cond:
+            self.busy -= len(taken)
+            self.give_backs.extend(failed)
+            if not self.give_backs and not self.busy:
+                drained, self.drained = self.drained, []
+            self.cond.notify_all()
+        for callback in drained:
+            callback()
+        return failed
 
     # --- the thread ---------------------------------------------------------------
 
@@ -230,14 +332,13 @@ class _PollerThread:
         while True:
             with self.cond:
                 while True:
-                    undos = list(self.undos)
-                    self.undos.clear()
                     now = time.monotonic()
-                    if undos:
-                        break
-                    if self.queues:
+                    if self.queues or self.give_backs:
                         idle_since = now
-                        due = min(q.due for q in self.queues.values())
+                        due = min(
+                            [q.due for q in self.queues.values()]
+                            + [g.due for g in self.give_backs]
+                        )
                         if due <= now:
                             break
                         self.cond.wait(due - now)
@@ -247,9 +348,10 @@ class _PollerThread:
                         return
                     self.cond.wait(IDLE_EXIT - (now - idle_since))
                 ready = [(k, q) for k, q in self.queues.items() if q.due <= now]
+                give_backs = self.take_give_backs(now)
                 cap = max(MAX_DELAY, MAX_DELAY_PER_QUEUE * len(self.queues))
-            for undo, result in undos:
-                _run_undo(undo, result)
+            if give_backs:
+                self.retry_give_backs(give_backs, cap)
             for key, queue in ready:
                 progressed = self._serve(queue)
                 with self.cond:
@@ -281,6 +383,8 @@ class _PollerThread:
                         continue
                     waiter.error = exc
                 waiter.state = _DONE
+                if waiter.error is None and waiter.undo is not None:
+                    _delivered.add(waiter)
             queue.waiters.popleft()
             progressed = True
             try:
@@ -290,13 +394,11 @@ class _PollerThread:
         return progressed
 
 
-def _run_undo(undo: Callable[[Any], object], result: Any) -> None:
-    try:
-        undo(result)
-    except BaseException:  # a failed give-back must not kill the poller
-        logging.getLogger("aioipc.sysv").exception(
-            "could not give back a result obtained for a cancelled SysV wait"
-        )
+def _give_back(waiter: _Waiter[Any]) -> None:
+    """Give back ``waiter``'s result now if that can be done without blocking, else later."""
+    assert waiter.undo is not None
+    if not _try_give_back(waiter.undo, waiter.result):
+        _pollers()[0].defer_give_back(_GiveBack(waiter.undo, waiter.result, waiter.describe))
 
 
 def _abandon(waiter: _Waiter[Any]) -> None:
@@ -304,8 +406,9 @@ def _abandon(waiter: _Waiter[Any]) -> None:
     with waiter.lock:
         had_result = waiter.state == _DONE and waiter.error is None
         waiter.state = _CANCELLED
+        _delivered.discard(waiter)
     if had_result and waiter.undo is not None:
-        _pollers()[0].add_undo(waiter.undo, waiter.result)
+        _give_back(waiter)
 
 
 def _resolve(waiter: _Waiter[Any]) -> None:
@@ -321,6 +424,9 @@ def _resolve(waiter: _Waiter[Any]) -> None:
 
 _lock = threading.Lock()
 _threads: list[_PollerThread] = []
+#: Waiters whose result (one that would need giving back) a poller has handed to their
+#: loop and that have not yet returned it to their caller or been abandoned.
+_delivered: set[_Waiter[Any]] = set()
 
 
 def _pollers() -> list[_PollerThread]:
@@ -337,10 +443,12 @@ def _poller_for(key: Hashable) -> _PollerThread:
 
 def _forget_after_fork() -> None:
     # The child has none of the parent's threads; start afresh (the parent's waiters
-    # belong to the parent's loops, which the child must not touch).
+    # belong to the parent's loops, which the child must not touch, and the parent
+    # gives back its own results).
     global _lock
     _lock = threading.Lock()
     _threads.clear()
+    _delivered.clear()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
@@ -351,13 +459,26 @@ def has_waiters(queue: Hashable) -> bool:
     return _poller_for(queue).has_waiters(queue)
 
 
-async def give_backs_done() -> None:
-    """Wait until every undo hook handed to the pollers so far has run.
+def pending_give_backs() -> int:
+    """How many give-backs are waiting to be retried or being retried now."""
+    if not _threads:
+        return 0
+    first = _threads[0]
+    with first.cond:
+        return len(first.give_backs) + first.busy
 
-    Undo hooks run in order in the first poller thread, so a marker queued after them
-    completes last.  For tests and orderly shutdown: after it, a semaphore's value
-    counts every unit a cancelled waiter gave back.
+
+async def give_backs_done() -> None:
+    """Wait until every give-back that had to be deferred (to a full queue) is done.
+
+    Give-backs that can be made at once are made by the cancelled waiter itself,
+    before its cancellation reaches the caller; this waits for the others.  For tests
+    and orderly shutdown: after it, a queue holds every message a cancelled receiver
+    gave back.
     """
+    if not _threads:
+        return
+    first = _threads[0]
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
 
@@ -365,12 +486,60 @@ async def give_backs_done() -> None:
         if not done.done():
             done.set_result(None)
 
-    def mark(_: object) -> None:
+    def mark() -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
             loop.call_soon_threadsafe(finish)
 
-    _pollers()[0].add_undo(mark, None)
+    with first.cond:
+        if not first.give_backs and not first.busy:
+            return
+        first.drained.append(mark)
     await done
+
+
+def finish_give_backs() -> None:
+    """Block until every pending give-back is done, making the attempts in this thread.
+
+    Registered with :mod:`atexit`; callable by a program that wants the same guarantee
+    earlier.  First abandons the results that pollers handed to loops that are not
+    running (a loop closed or stopped without cancelling the waiter), so that they are
+    given back too.  A message for a queue that stays full keeps this waiting until the
+    queue has room or is removed; after :data:`EXIT_WARNING` seconds a warning naming
+    the queue is logged once.
+    """
+    for waiter in list(_delivered):
+        if not waiter.loop.is_running():
+            _abandon(waiter)
+    if not _threads:
+        return
+    first = _threads[0]
+    started = time.monotonic()
+    delay = FIRST_DELAY
+    warned = False
+    while True:
+        with first.cond:
+            while first.busy:  # the poller thread's attempt: non-blocking, so short
+                first.cond.wait()
+            taken = first.take_give_backs(None)
+        if not taken:
+            return
+        failed = first.retry_give_backs(taken, MAX_DELAY)
+        if not failed:
+            delay = FIRST_DELAY
+            continue
+        if not warned and time.monotonic() - started >= EXIT_WARNING:
+            warned = True
+            _log.warning(
+                "still waiting to give back %d result(s) that cancelled waits took: "
+                "%s has no room for them yet (make room or remove it)",
+                len(failed),
+                ", ".join(sorted({g.describe for g in failed})),
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, MAX_DELAY * 5)
+
+
+atexit.register(finish_give_backs)
 
 
 def poller_threads() -> int:
@@ -412,15 +581,17 @@ async def wait_for(
     if timeout == 0 and try_first:
         raise IPCTimeoutError(f"{describe}: would have to wait (timeout=0)")
 
-    waiter: _Waiter[T] = _Waiter(attempt, undo, asyncio.get_running_loop())
+    waiter: _Waiter[T] = _Waiter(attempt, undo, asyncio.get_running_loop(), describe)
     _poller_for(queue).add(queue, waiter)
     try:
         async with asyncio.timeout(timeout):
             try:
-                return await waiter.future
+                result = await waiter.future
             except asyncio.CancelledError:
                 _abandon(waiter)
                 raise
+        _delivered.discard(waiter)  # the caller has it now
+        return result
     except BaseException as exc:
         if waiter.error is not None and exc is waiter.error:
             translated = translate_error(exc, describe, while_waiting=True)

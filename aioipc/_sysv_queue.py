@@ -20,16 +20,19 @@ asking for different types (``0`` and ``3``, say) race for a message both accept
 Lost messages are the one thing a cancellable receive must never cause.  A receive
 cancelled while its attempt runs in a thread may still take a message; the poller hands
 that message to the undo hook here, which sends it back to the same queue with the same
-type.  It goes to the *end* of the queue, so it may now come after messages of its type
-that were sent after it.  If the queue is full at that moment, a thread of its own
-waits in a blocking ``msgsnd`` for room (the poller threads must never block).
+type, at once and without blocking (``IPC_NOWAIT``).  It goes to the *end* of the
+queue, so it may now come after messages of its type that were sent after it.  If the
+queue is full at that moment, the first poller thread retries the send until there is
+room (no thread ever blocks in ``msgsnd``, and no thread is started per message), and
+a process that exits meanwhile waits at exit until the message is back (or the queue is
+removed): see :mod:`aioipc._sysv_poller`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import operator
-import threading
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -239,21 +242,34 @@ class MessageQueue:
     def _give_back(self, received: tuple[bytes, int]) -> None:
         """Put back a message a poll took after its receiver was cancelled.
 
-        Runs in a poller thread, which must not block: when the queue is full, a thread
-        of its own waits in a blocking ``msgsnd`` until there is room.
+        One non-blocking ``msgsnd``: ``sysv_ipc.BusyError`` (the queue is full) tells
+        the poller to retry later.  A queue removed meanwhile took every message in it
+        with it, so there is nothing left to do.
         """
         message, msg_type = received
         try:
             self._queue.send(message, False, msg_type)
         except sysv_ipc.BusyError:
-            threading.Thread(
-                target=_send_blocking,
-                args=(self._queue, message, msg_type),
-                name="aioipc-sysv-give-back",
-                daemon=True,
-            ).start()
+            try:
+                max_bytes = int(self._queue.max_size)
+            except sysv_ipc.ExistentialError:
+                return  # removed meanwhile
+            if len(message) > max_bytes:
+                raise ValueError(
+                    f"a message of {len(message)} bytes taken by a cancelled receive can "
+                    f"no longer go back to {self._describe()}: its byte limit (msg_qbytes) "
+                    "was lowered below it"
+                ) from None
+            raise
         except sysv_ipc.ExistentialError:
             pass  # the queue is gone, and every message that was in it
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            # EINVAL: removed (checking raises ExistentialError) or really invalid.
+            with contextlib.suppress(sysv_ipc.ExistentialError):
+                self._queue.current_messages  # noqa: B018
+                raise
 
     @property
     def key(self) -> int:
@@ -439,19 +455,6 @@ def _check_receive_type(msg_type: int) -> int:
             f"type must be between -(2**31 - 1) and 2**31 - 1 (0: any), not {msg_type}"
         )
     return msg_type
-
-
-def _send_blocking(queue: sysv_ipc.MessageQueue, message: bytes, msg_type: int) -> None:
-    while True:
-        try:
-            queue.send(message, True, msg_type)
-        except sysv_ipc.ExistentialError:
-            return  # removed: the message would have gone with the queue anyway
-        except sysv_ipc.Error as exc:
-            if "signaled" in str(exc).lower():
-                continue  # EINTR
-            raise
-        return
 
 
 def _describe_type(msg_type: int) -> str:

@@ -22,7 +22,6 @@ bounded by :data:`INIT_WAIT` seconds, after which the set is used as it is.
 
 from __future__ import annotations
 
-import contextlib
 import time
 import types
 
@@ -200,9 +199,16 @@ class Semaphore:
         )
 
     def _give_back(self, _result: object) -> None:
-        # Removed meanwhile: there is nothing to give the unit back to.
-        with contextlib.suppress(sysv_ipc.ExistentialError):
+        # One non-blocking semop, made by the cancelled waiter itself (or by a poller
+        # thread): a release never has to wait, except at the kernel's maximum value,
+        # where BusyError has the poller retry it.  Removed meanwhile: there is nothing
+        # to give the unit back to.
+        try:
             self._sem.release()
+        except sysv_ipc.ExistentialError:
+            pass
+        except ValueError:  # ERANGE: others took the value to SEMVMX meanwhile
+            raise sysv_ipc.BusyError(f"{self._describe} is at its maximum value") from None
 
     async def wait_zero(self, timeout: float | None = None) -> None:
         """Wait until the semaphore's value is zero (``semop`` with ``sem_op`` 0).

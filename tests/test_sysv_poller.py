@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,15 @@ import sysv_ipc
 from sysv_data_helpers import SysVCleanup
 
 import aioipc
-from aioipc import sysv
-from aioipc._sysv_poller import POLLER_THREADS, give_backs_done, poller_threads, wait_for
+from aioipc import _sysv_poller, sysv
+from aioipc._sysv_poller import (
+    POLLER_THREADS,
+    finish_give_backs,
+    give_backs_done,
+    pending_give_backs,
+    poller_threads,
+    wait_for,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -117,38 +125,140 @@ async def test_waiters_survive_a_signal_storm(objects: SysVCleanup) -> None:
     assert sem.value == 0
 
 
-async def test_undo_hook_gets_a_result_obtained_after_cancellation(objects: SysVCleanup) -> None:
-    """Force the race: the attempt succeeds while the waiter is being cancelled."""
-    target = raw_semaphore(objects)
+def start_a_waiter_that_gets_a_unit_while_cancelled(
+    target: sysv_ipc.Semaphore, undo: Callable[[str], object]
+) -> tuple[asyncio.Task[str], threading.Event, threading.Event]:
+    """A waiter whose attempt, in a poller thread, succeeds only once told to.
+
+    Returns the task, an event set once the attempt is running, and the event that
+    lets it return ``"unit"``: cancel the task in between to force the race where a
+    poller gets a result for a waiter that is being cancelled.
+    """
     in_attempt = threading.Event()
-    cancelled = threading.Event()
-    given_back: list[str] = []
+    go = threading.Event()
 
     def attempt() -> str:
         in_attempt.set()
-        # Hold the attempt until the loop has started cancelling this waiter (the
-        # cancelling side blocks on the waiter's lock, so wait for the task to be
-        # marked cancelled instead).
-        cancelled.wait(10)
+        go.wait(10)
         return "unit"
 
     task = asyncio.ensure_future(
-        wait_for(
-            attempt,
-            queue=("test", target.id),
-            describe="t",
-            undo=given_back.append,
-            try_first=False,
-        )
+        wait_for(attempt, queue=("test", target.id), describe="t", undo=undo, try_first=False)
     )
+    return task, in_attempt, go
+
+
+async def cancel_during_the_attempt(
+    task: asyncio.Task[str], in_attempt: threading.Event, go: threading.Event
+) -> None:
     while not in_attempt.is_set():
         await asyncio.sleep(0.001)
     task.cancel()
-    cancelled.set()
+    go.set()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await give_backs_done()
+
+
+async def test_undo_hook_gets_a_result_obtained_after_cancellation(objects: SysVCleanup) -> None:
+    """Force the race: the attempt succeeds while the waiter is being cancelled.
+
+    The cancelled waiter gives the result back itself, in the loop thread, before its
+    cancellation reaches the caller: nothing is left for a thread to do later.
+    """
+    target = raw_semaphore(objects)
+    given_back: list[tuple[str, int]] = []
+    task, in_attempt, go = start_a_waiter_that_gets_a_unit_while_cancelled(
+        target, lambda result: given_back.append((result, threading.get_ident()))
+    )
+    await cancel_during_the_attempt(task, in_attempt, go)
+    assert given_back == [("unit", threading.get_ident())]
+    assert pending_give_backs() == 0
+
+
+async def test_a_give_back_that_must_wait_is_retried_by_the_first_poller(
+    objects: SysVCleanup,
+) -> None:
+    target = raw_semaphore(objects)
+    room = threading.Event()
+    tries: list[str] = []
+    given_back: list[str] = []
+
+    def undo(result: str) -> None:
+        tries.append(threading.current_thread().name)
+        if not room.is_set():
+            raise sysv_ipc.BusyError("no room yet")
+        given_back.append(result)
+
+    task, in_attempt, go = start_a_waiter_that_gets_a_unit_while_cancelled(target, undo)
+    await cancel_during_the_attempt(task, in_attempt, go)
+    assert tries == [threading.current_thread().name]  # tried at once, in the loop thread
+    assert given_back == []
+    assert pending_give_backs() == 1
+    while len(tries) < 4:
+        await asyncio.sleep(0)
+    assert set(tries[1:]) == {"aioipc-sysv-poller-0"}
+    room.set()
+    await asyncio.wait_for(give_backs_done(), 10)
     assert given_back == ["unit"]
+    assert pending_give_backs() == 0
+
+
+async def test_finish_give_backs_waits_until_a_pending_give_back_is_done(
+    objects: SysVCleanup,
+) -> None:
+    """What the atexit handler does: block until every deferred give-back is made."""
+    target = raw_semaphore(objects)
+    room = threading.Event()
+    tries: list[str] = []
+    given_back: list[str] = []
+
+    def undo(result: str) -> None:
+        tries.append(threading.current_thread().name)
+        if not room.is_set():
+            raise sysv_ipc.BusyError("no room yet")
+        given_back.append(result)
+
+    task, in_attempt, go = start_a_waiter_that_gets_a_unit_while_cancelled(target, undo)
+    await cancel_during_the_attempt(task, in_attempt, go)
+    assert pending_give_backs() == 1
+    finisher = threading.Thread(target=finish_give_backs, name="finisher")
+    finisher.start()
+    try:
+        while "finisher" not in tries:  # it has tried, and found no room
+            await asyncio.sleep(0)
+        assert finisher.is_alive()  # no room: it cannot have finished
+        assert given_back == []
+    finally:
+        room.set()
+        await asyncio.to_thread(finisher.join, 30)
+    assert not finisher.is_alive()
+    assert given_back == ["unit"]
+    assert pending_give_backs() == 0
+
+
+async def test_a_failing_give_back_is_logged_and_dropped(
+    objects: SysVCleanup, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = raw_semaphore(objects)
+
+    def undo(result: str) -> None:
+        raise LookupError("cannot give it back")
+
+    task, in_attempt, go = start_a_waiter_that_gets_a_unit_while_cancelled(target, undo)
+    with caplog.at_level(logging.ERROR, logger="aioipc.sysv"):
+        await cancel_during_the_attempt(task, in_attempt, go)
+    assert "could not give back" in caplog.text
+    assert "cannot give it back" in caplog.text
+    assert pending_give_backs() == 0
+    # The poller threads still serve waiters.
+    target.release()
+    waiter = asyncio.ensure_future(
+        wait_for(
+            target.acquire, queue=("test", target.id), describe="t", undo=None, try_first=False
+        )
+    )
+    assert await asyncio.wait_for(waiter, 10) is None
+    assert target.value == 0
 
 
 async def test_errors_from_an_attempt_reach_the_waiter(objects: SysVCleanup) -> None:
@@ -200,10 +310,32 @@ async def test_asyncio_run_returns_with_waiters_pending(objects: SysVCleanup, lo
     assert sem.value == 1  # none of the dead program's waiters took it
 
 
-def test_poller_threads_end_when_idle() -> None:
-    # Every earlier waiter is done; the threads leave after IDLE_EXIT seconds.
-    for _ in range(400):
-        if poller_threads() == 0:
-            break
-        threading.Event().wait(0.01)
+async def test_poller_threads_end_when_idle_and_start_again(
+    objects: SysVCleanup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_sysv_poller, "IDLE_EXIT", 0.05)
+    sem = sysv.Semaphore(undo=False)
+    objects.track("sem", sem.id)
+    waiter = asyncio.ensure_future(sem.acquire())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not waiter.done()
+    assert poller_threads() >= 1
+    threads = [t for t in threading.enumerate() if t.name.startswith("aioipc-sysv-poller-")]
+    assert threads
+    sem.release()
+    await asyncio.wait_for(waiter, 10)
+    # Nothing to poll: each thread ends by itself (joined, not polled for).
+    for thread in threads:
+        await asyncio.to_thread(thread.join, 30)
+        assert not thread.is_alive()
     assert poller_threads() == 0
+    # The next waiter starts a thread again and is served.
+    waiter = asyncio.ensure_future(sem.acquire())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not waiter.done()
+    assert poller_threads() >= 1
+    sem.release()
+    await asyncio.wait_for(waiter, 10)
+    assert sem.value == 0
