@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,10 +21,12 @@ from sysv_data_helpers import SysVCleanup, kernel_objects
 
 import aioipc
 from aioipc._errors import SysVRemoved
+from aioipc._sysv_poller import POLLER_THREADS, give_backs_done, pending_give_backs
 from aioipc._sysv_queue import MessageQueue, QueueStats
 
 HERE = Path(__file__).resolve().parent
 PROGRAM = str(HERE / "sysv_data_program.py")
+EXIT_PROGRAM = str(HERE / "sysv_exit_queue.py")
 PERL_DIR = HERE / "interop" / "perl"
 MSGMAX = int(Path("/proc/sys/kernel/msgmax").read_text())
 MSGMNB = int(Path("/proc/sys/kernel/msgmnb").read_text())
@@ -205,6 +209,9 @@ async def test_a_message_taken_for_a_cancelled_receiver_goes_back_to_the_end(
         receiver.cancel()
         with pytest.raises(asyncio.CancelledError):
             await receiver
+        # Given back by the cancelled receiver itself, before its cancellation ended.
+        assert raw.current_messages == 2
+        assert pending_give_backs() == 0
         assert await mq.receive(type=3, timeout=10) == (b"second", 3)
         assert await mq.receive(type=3, timeout=10) == (b"first", 3)
 
@@ -225,9 +232,137 @@ async def test_a_give_back_to_a_full_queue_waits_for_room(sysv: SysVCleanup) -> 
         receiver.cancel()
         with pytest.raises(asyncio.CancelledError):
             await receiver
+        assert pending_give_backs() == 1  # no room: retried by the first poller thread
+        assert raw.current_messages == fillers
         for _ in range(fillers):
             assert await mq.receive(type=4, timeout=10) == (b"f" * 1024, 4)
         assert await mq.receive(type=3, timeout=10) == (b"taken", 3)
+        assert pending_give_backs() == 0
+
+
+async def test_a_give_back_waiting_for_room_ends_when_the_queue_is_removed(
+    sysv: SysVCleanup, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = sysv.key()
+    mq = queue(sysv, key)
+    raw = sysv_ipc.MessageQueue(key)
+    receiver = asyncio.ensure_future(mq.receive(type=3))
+    await still_waiting(receiver)
+    raw.send(b"taken", True, 3)
+    wait_until_taken(raw)
+    with contextlib.suppress(sysv_ipc.BusyError):
+        while True:
+            raw.send(b"f" * 1024, False, 4)
+    receiver.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await receiver
+    assert pending_give_backs() == 1
+    with caplog.at_level(logging.WARNING, logger="aioipc.sysv"):
+        mq.remove()  # the message would have gone with the queue: nothing to wait for
+        await asyncio.wait_for(give_backs_done(), 30)
+    assert pending_give_backs() == 0
+    assert caplog.records == []
+
+
+def aioipc_threads() -> list[str]:
+    return sorted(t.name for t in threading.enumerate() if t.name.startswith("aioipc-sysv"))
+
+
+async def test_give_backs_to_a_full_queue_use_no_thread_of_their_own(sysv: SysVCleanup) -> None:
+    """Fifty cancelled receivers whose messages must wait for room: no new threads.
+
+    The loop thread is held until the pollers have taken all fifty messages, so no
+    receiver has been told; the queue is then filled and all fifty are cancelled.
+    """
+    key = sysv.key()
+    count = 50
+    async with queue(sysv, key) as mq:
+        raw = sysv_ipc.MessageQueue(key)
+        threads_before = threading.active_count()
+        receivers = [asyncio.ensure_future(mq.receive(type=3)) for _ in range(count)]
+        for receiver in receivers:
+            await still_waiting(receiver)
+        for n in range(count):
+            raw.send(n.to_bytes(2, "big"), True, 3)
+        wait_until_taken(raw)
+        fillers = 0
+        with contextlib.suppress(sysv_ipc.BusyError):
+            while True:
+                raw.send(b"f" * 1024, False, 4)
+                fillers += 1
+        for receiver in receivers:
+            receiver.cancel()
+        results = await asyncio.gather(*receivers, return_exceptions=True)
+        assert all(isinstance(r, asyncio.CancelledError) for r in results)
+        assert pending_give_backs() == count
+        assert raw.current_messages == fillers
+        # Only the poller threads exist: no thread per message waiting for room.
+        assert threading.active_count() <= threads_before + POLLER_THREADS
+        assert set(aioipc_threads()) <= {f"aioipc-sysv-poller-{i}" for i in range(POLLER_THREADS)}
+        for _ in range(fillers):
+            raw.receive(False, 4)
+        await asyncio.wait_for(give_backs_done(), 30)
+        assert pending_give_backs() == 0
+        assert threading.active_count() <= threads_before + POLLER_THREADS
+        back = [int.from_bytes(raw.receive(False, 3)[0], "big") for _ in range(count)]
+        assert sorted(back) == list(range(count))
+        assert raw.current_messages == 0
+
+
+# at exit: a message a poller took for a receiver that never saw it is not lost
+
+
+@pytest.mark.parametrize(
+    ("how", "full"),
+    [
+        ("aioipc.run", False),
+        ("cancel", False),
+        ("closed", False),
+        ("cancel", True),
+        ("closed", True),
+    ],
+)
+async def test_a_message_taken_for_a_receiver_is_not_lost_when_the_program_ends(
+    sysv: SysVCleanup, how: str, full: bool
+) -> None:
+    """tests/sysv_exit_queue.py, in a real process; the kernel's queue checked after.
+
+    ``cancel`` and ``aioipc.run`` give back while the run ends; ``closed`` leaves it to
+    interpreter exit.  With a full queue the program cannot give back before this test
+    makes room: it must wait at exit, not drop the message.
+    """
+    key = sysv.key()
+    raw = sysv_ipc.MessageQueue(key, sysv_ipc.IPC_CREX, 0o600)
+    sysv.track("msg", raw.id)
+    loop = "uvloop" if "uvloop" in type(asyncio.get_running_loop()).__module__ else "asyncio"
+    argv = [sys.executable, EXIT_PROGRAM, str(key), loop, how, "1" if full else "0"]
+    async with aioipc.open_process(argv, stdout=aioipc.PIPE) as proc:
+        assert proc.stdout is not None
+        async with asyncio.timeout(60):
+            fillers = 0
+            if full:
+                word, number = (await proc.stdout.readline()).split()
+                assert word == b"FILLERS"
+                fillers = int(number)
+                assert fillers > 0
+            word, outcome = (await proc.stdout.readline()).split()
+            assert word == b"RECEIVER"
+            assert outcome == {"cancel": b"cancelled", "closed": b"pending"}.get(how, outcome)
+            if full:
+                # Full: nothing can have gone back yet, and the program is waiting.
+                assert raw.current_messages == fillers
+                for _ in range(fillers):
+                    assert raw.receive(False, 4) == (b"f" * 1024, 4)
+            assert (await proc.wait()).code == 0
+    left = []
+    with contextlib.suppress(sysv_ipc.BusyError):
+        while True:
+            left.append(raw.receive(False, 0))
+    if outcome == b"received":  # the receiver got it before the run ended (uvloop)
+        assert left == []
+    else:
+        assert left == [(b"precious", 3)]
+    raw.remove()
 
 
 async def test_removal_by_another_process_wakes_waiters_with_sysv_removed(
@@ -340,10 +475,11 @@ def test_cancelled_receivers_never_lose_or_duplicate_a_message(
                     delivered[int.from_bytes(result[0], "big")] += 1
                 else:
                     assert isinstance(result, asyncio.CancelledError)
-            # What no completed receiver got must still be in the queue (a message a
-            # cancelled poll took is sent back, possibly a moment after the cancel).
+            # What no completed receiver got is in the queue now: a message a cancelled
+            # poll took was sent back by the cancelled receiver itself (never full here).
+            assert mq.stats.messages == len(sends) - sum(delivered.values())
             while sum(delivered.values()) < len(sends):
-                message, _ = await mq.receive(timeout=10)
+                message, _ = await mq.receive(timeout=0)
                 delivered[int.from_bytes(message, "big")] += 1
             assert delivered == Counter(range(len(sends)))
             with pytest.raises(aioipc.IPCTimeoutError):
