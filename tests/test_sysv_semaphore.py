@@ -16,10 +16,11 @@ from sysv_data_helpers import SysVCleanup
 
 import aioipc
 from aioipc import sysv
-from aioipc._sysv_poller import give_backs_done
+from aioipc._sysv_poller import pending_give_backs
 
 HERE = Path(__file__).resolve().parent
 PROGRAM = str(HERE / "sysv_semaphore_program.py")
+EXIT_PROGRAM = str(HERE / "sysv_exit_semaphore.py")
 PERL_DIR = HERE / "interop" / "perl"
 
 
@@ -366,9 +367,44 @@ def test_cancelled_waiters_conserve_units(
             results = await asyncio.gather(*tasks, return_exceptions=True)
             acquired = sum(1 for r in results if r is None)
             released = sum(n for n, _ in releases)
-            await give_backs_done()  # a unit given back is released in a poller thread
+            # A unit a cancelled waiter's poll took was released again by the waiter
+            # itself, before its cancellation ended: nothing is left pending.
+            assert pending_give_backs() == 0
             assert sem.value + acquired == released
         finally:
             sem.remove()
 
     aioipc.run(scenario(), loop=loop)
+
+
+# at exit: a unit a poller took for a waiter that never saw it is not lost
+
+
+@pytest.mark.parametrize("undo", [False, True])
+@pytest.mark.parametrize("how", ["aioipc.run", "asyncio.run", "cancel", "closed"])
+async def test_a_unit_taken_for_a_waiter_is_not_lost_when_the_program_ends(
+    objects: SysVCleanup, how: str, undo: bool
+) -> None:
+    """tests/sysv_exit_semaphore.py, in a real process; the kernel's value checked after.
+
+    The program ends while a poller thread holds a unit for a waiter that was never
+    told: the run cancels the waiter (``aioipc.run``, ``asyncio.run``), main cancels it
+    (``cancel``), or its loop is closed under it (``closed``, left to interpreter exit).
+    A waiter the loop resumed before the run ended has acquired the unit instead.
+    Without SEM_UNDO only a give-back can restore the unit; with it, a give-back made
+    without SEM_UNDO would count it twice.
+    """
+    sem = semaphore(objects, objects.key(), undo=False)
+    argv = [sys.executable, EXIT_PROGRAM, str(sem.key), loop_name(), how, "1" if undo else "0"]
+    result = await aioipc.run_process(argv, timeout=60)
+    word, outcome = result.stdout.decode().split()
+    assert word == "WAITER"
+    if how == "cancel":
+        assert outcome == "cancelled"
+    elif how == "closed":
+        assert outcome == "pending"
+    else:
+        assert outcome in ("cancelled", "acquired")
+    kept = outcome == "acquired" and not undo
+    assert sem.value == (0 if kept else 1)
+    assert b"could not give back" not in result.stderr
