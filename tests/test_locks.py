@@ -78,6 +78,19 @@ def fds_on(path: Path) -> list[int]:
     return found
 
 
+async def inside_the_wait(path: Path, task: asyncio.Task[str]) -> None:
+    """Yield to the loop until ``task`` is inside ``lock_file(path)``, waiting.
+
+    ``lock_file`` opens the file and makes its first attempt before it first awaits,
+    so once this process has an fd on ``path`` (the test's own ``timeout=0`` tries
+    open and close theirs without yielding), the task holds it while it retries.
+    """
+    async with asyncio.timeout(TIMEOUT):
+        while not fds_on(path):
+            assert not task.done(), "the task ended without waiting"
+            await asyncio.sleep(0)
+
+
 @pytest.fixture
 async def holder(tmp_path: Path) -> AsyncIterator[aioipc.Process]:
     """A process holding an exclusive lock on tmp_path/lock."""
@@ -131,6 +144,7 @@ async def test_waiter_gets_the_lock_after_another_process_releases_it(
             return path.read_text()
 
     task = asyncio.create_task(waiter())
+    await inside_the_wait(path, task)
     await release(holder)
     assert await task == f"released by {holder.pid}\n"
 
@@ -140,9 +154,12 @@ async def test_waiter_gets_the_lock_when_the_holder_dies(
 ) -> None:
     path = tmp_path / "lock"
     task = asyncio.create_task(_hold_then_report(path))
+    await inside_the_wait(path, task)
     with pytest.raises(aioipc.IPCTimeoutError):
         async with aioipc.lock_file(path, timeout=0):
             pass
+    for _ in range(5):  # the holder is alive: the waiting task cannot get the lock
+        await asyncio.sleep(0)
     assert not task.done()
     holder.kill()
     await holder.wait()
@@ -158,6 +175,7 @@ async def test_waiter_gets_the_lock_perl_releases(tmp_path: Path) -> None:
     path = tmp_path / "lock"
     async with await start_holder(path, perl=True) as perl:
         task = asyncio.create_task(_read_under_lock(path))
+        await inside_the_wait(path, task)
         with pytest.raises(aioipc.IPCTimeoutError):
             async with aioipc.lock_file(path, timeout=0):
                 pass
@@ -202,6 +220,7 @@ async def test_shared_locks_coexist_and_exclude_an_exclusive_one(tmp_path: Path)
             async with aioipc.lock_file(path, timeout=0):
                 pass
         task = asyncio.create_task(_read_under_lock(path))
+        await inside_the_wait(path, task)
         await release(reader)
         assert await task == f"released by {reader.pid}\n"
 
@@ -214,6 +233,7 @@ async def test_an_exclusive_holder_excludes_shared_lockers(
         async with aioipc.lock_file(path, exclusive=False, timeout=0):
             pass
     task = asyncio.create_task(_read_shared(path))
+    await inside_the_wait(path, task)
     await release(holder)
     assert await task == f"released by {holder.pid}\n"
 
@@ -265,9 +285,12 @@ async def test_cancellation_while_waiting_leaves_no_lock_and_no_fd(
 ) -> None:
     path = tmp_path / "lock"
     task = asyncio.create_task(_hold_then_report(path))
+    await inside_the_wait(path, task)
     with pytest.raises(aioipc.IPCTimeoutError):
         async with aioipc.lock_file(path, timeout=0):
             pass
+    assert len(fds_on(path)) == 1  # the waiting task's
+    assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
