@@ -1,4 +1,8 @@
-"""Every registered implementation, by name (scenarios are in ``_scenarios.py``)."""
+"""Every registered implementation and scenario, by name.
+
+Importing the family modules registers their clients with the implementations; the
+order here is the order of the tables.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,11 @@ from ._impl_aioipc import AIOIPC
 from ._impl_anyio import ANYIO, ANYIO_UNIX
 from ._impl_asyncio import ASYNCIO_STREAMS
 from ._impl_raw import RAW
-from ._registry import Implementation
+from ._registry import Implementation, Scenario
+from ._scenarios import BYTE_SCENARIOS
 
 IMPLEMENTATIONS: dict[str, Implementation] = {
     i.name: i for i in (RAW, ASYNCIO_STREAMS, AIOIPC, ANYIO, ANYIO_UNIX)
 }
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (*BYTE_SCENARIOS,)}

@@ -15,7 +15,7 @@ from typing import Any
 
 import aioipc
 
-from ._catalog import IMPLEMENTATIONS
+from ._catalog import IMPLEMENTATIONS, SCENARIOS
 from ._machine import CpuAccount, machine_info
 from ._registry import LOOPS, Implementation, LoopName, Scenario
 from ._report import (
@@ -38,9 +38,8 @@ from ._runner import (
     WorkerOptions,
     run_scenario,
 )
-from ._scenarios import SCENARIOS
 
-DEFAULT_ROUNDS = 10
+DEFAULT_ROUNDS = 5
 QUICK_ROUNDS = 3
 #: Warn when other processes used this share of the machine's CPU time during a run.
 #: Quiet runs on the reference VM read 0-1 %; with a test suite running alongside they
@@ -54,10 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description=(
-            "Measure aioipc.Stream against plain asyncio streams, anyio and raw blocking "
-            "sockets, on asyncio's default loop and on uvloop, each talking to the same "
-            "raw peer process over a socketpair. Prints median/min/max and cost ratios, "
-            "and saves the results as JSON."
+            "Measure aioipc against plain asyncio, anyio and the raw blocking-syscall "
+            "limit, on asyncio's default loop and on uvloop: ping-pong and bulk transfers "
+            "over every channel kind (each against the same raw peer process), signals, "
+            "processes and servers. Prints median/min/max and cost ratios, and saves the "
+            "results as JSON."
         ),
     )
     parser.add_argument(
@@ -80,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
         "--scenario", action="append", choices=sorted(SCENARIOS), help="only these (repeatable)"
     )
     parser.add_argument(
+        "--group",
+        action="append",
+        choices=sorted({s.group for s in SCENARIOS.values()}),
+        help="only the scenarios of these families (repeatable)",
+    )
+    parser.add_argument(
         "--impl",
         action="append",
         choices=sorted(IMPLEMENTATIONS),
@@ -94,9 +100,10 @@ def _parser() -> argparse.ArgumentParser:
         const="same",
         choices=PIN_MODES,
         metavar="MODE",
-        help="pinning: off (default), same (both processes on one CPU; the default when "
-        "--pin has no MODE), split (one CPU each). Repeat to measure several, e.g. "
-        "--pin off --pin same",
+        help="pinning: off, same (both processes on one CPU; the default when --pin has "
+        "no MODE), split (one CPU each). Repeat to measure several, e.g. --pin off --pin "
+        "same. Without --pin, latency scenarios are measured unpinned and pinned (unpinned "
+        "only with --quick) and the rest unpinned",
     )
     parser.add_argument(
         "--worker-env",
@@ -189,6 +196,7 @@ class _Plan:
     scale: float
     loops: list[LoopName]
     placements: dict[PinMode, Placement]
+    pinned_by_hand: bool
     scenarios: list[Scenario]
     chosen: list[Implementation]
     skipped: dict[str, str]
@@ -215,13 +223,23 @@ class _Plan:
             scale=scale,
             loops=list(dict.fromkeys(args.loop or LOOPS)),
             placements={
-                mode: Placement.for_mode(mode, cpus) for mode in dict.fromkeys(args.pin or ["off"])
+                mode: Placement.for_mode(mode, cpus)
+                for mode in dict.fromkeys(args.pin or (["off"] if args.quick else ["off", "same"]))
             },
-            scenarios=[SCENARIOS[name] for name in dict.fromkeys(args.scenario or SCENARIOS)],
+            pinned_by_hand=bool(args.pin),
+            scenarios=[
+                SCENARIOS[name]
+                for name in dict.fromkeys(args.scenario or SCENARIOS)
+                if not args.group or SCENARIOS[name].group in args.group
+            ],
             chosen=chosen,
             skipped=skipped,
             worker=WorkerOptions(env=worker_env, cold_heap=args.cold_heap),
         )
+
+    def measures(self, scenario: Scenario, placement: Placement) -> bool:
+        """Whether ``scenario`` is measured with ``placement`` in this run."""
+        return self.pinned_by_hand or placement.mode in scenario.pinnings
 
     def entries(self, scenario: Scenario) -> list[tuple[Implementation, LoopName | None]]:
         """The (implementation, loop) pairs that measure ``scenario``, in registry order."""
@@ -237,10 +255,10 @@ class _Plan:
 def _measure(plan: _Plan, warnings: list[str]) -> list[Series]:
     for name, reason in plan.skipped.items():
         print(f"skipping {name}: {reason}", file=sys.stderr)
-    for scenario in plan.scenarios:
-        for impl in plan.chosen:
-            if scenario.name not in impl.clients:
-                print(f"{impl.name} has no {scenario.name} client", file=sys.stderr)
+    for impl in plan.chosen:
+        missing = [s.name for s in plan.scenarios if s.name not in impl.clients]
+        if missing and impl.name not in plan.skipped:
+            print(f"{impl.name} has no client for: {', '.join(missing)}", file=sys.stderr)
 
     # uvloop opens a process-wide signal pipe with its first loop and keeps it; open it
     # before counting fds, so the first uvloop measurement is not blamed for it.
@@ -251,7 +269,7 @@ def _measure(plan: _Plan, warnings: list[str]) -> list[Series]:
     for placement in plan.placements.values():
         for scenario in plan.scenarios:
             entries = plan.entries(scenario)
-            if entries:
+            if entries and plan.measures(scenario, placement):
                 series += run_scenario(
                     scenario,
                     entries,
@@ -296,6 +314,8 @@ def _document(
                 "measures": s.measures,
                 "unit": s.unit,
                 "higher_is_better": s.higher_is_better,
+                "channel": s.channel,
+                "group": s.group,
                 "peer": s.peer_role,
                 "workload": vars(s.workload.scaled(plan.scale)),
             }

@@ -6,18 +6,24 @@ blocking sockets, asyncio streams, aioipc, anyio), with one *client* function pe
 scenario it supports. The runner pairs them: every implementation gets the same
 workload and talks to the same raw peer (``benchmarks/peer.py``).
 
-To add a scenario: define a :class:`Scenario` in ``_scenarios.py`` and add it to
-``SCENARIOS``, then give each implementation a client for it with
-``@IMPL.client("name")``. An implementation without a client for a scenario is left
-out of that scenario's table (and the run says so).
+Every client is given its side of the scenario's channel (``_channels.py``) and the
+workload. A scenario whose channel is ``"none"`` has no peer: its client builds what
+it measures itself (a signal sender, a server and its clients, child processes).
+
+To add a scenario: define a :class:`Scenario` in ``_scenarios.py`` (or in a family
+module listed in ``_catalog.py``) and add it to ``SCENARIOS``, then give each
+implementation a client for it with ``@IMPL.client("name")``. An implementation
+without a client for a scenario is left out of that scenario's table (and the run
+says so).
 """
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
+
+from ._channels import Channel, ChannelKind
 
 Driver = Literal["blocking", "asyncio", "anyio"]
 LoopName = Literal["asyncio", "uvloop"]
@@ -50,9 +56,13 @@ class Workload:
 class Scenario:
     """One thing to measure.
 
-    ``peer_args(workload)`` gives the peer's role and its arguments after the fd
-    (see ``benchmarks/peer.py``); ``score(elapsed_seconds, workload)`` turns the timed
-    part of one measurement into the figure reported in ``unit``.
+    ``channel`` is the kind of channel made for each measurement; ``peer_role`` the
+    role of the raw peer process on its other end (see ``benchmarks/peer.py``), or
+    ``None`` for no peer; ``peer_args(workload)`` the peer's arguments after its
+    channel spec. ``score(elapsed_seconds, workload)`` turns the timed part of one
+    measurement into the figure reported in ``unit``. ``pinnings`` are the placements
+    measured when the command line names none (latency is worth seeing pinned too).
+    ``group`` names the family the scenario belongs to, for ``--group``.
     """
 
     name: str
@@ -61,17 +71,20 @@ class Scenario:
     unit: str
     higher_is_better: bool
     workload: Workload
-    peer_role: str
-    peer_quantities: Callable[[Workload], list[int]]
+    channel: ChannelKind
+    peer_role: str | None
     score: Callable[[float, Workload], float]
+    group: str
+    peer_quantities: Callable[[Workload], list[int]] = lambda workload: []
+    pinnings: tuple[Literal["off", "same", "split"], ...] = ("off",)
 
     def peer_args(self, workload: Workload) -> list[str]:
         """The peer's command-line arguments that follow its fd number."""
         return [str(q) for q in self.peer_quantities(workload)]
 
 
-SyncClient = Callable[[socket.socket, Workload], float]
-AsyncClient = Callable[[socket.socket, Workload], Coroutine[Any, Any, float]]
+SyncClient = Callable[[Channel, Workload], float]
+AsyncClient = Callable[[Channel, Workload], Coroutine[Any, Any, float]]
 Client = SyncClient | AsyncClient
 C = TypeVar("C", bound=Client)
 
@@ -83,9 +96,9 @@ class Implementation:
     ``driver`` says how a client runs: ``"blocking"`` calls it directly (no event
     loop); ``"asyncio"`` runs it in an ``asyncio.Runner`` on an aioipc loop;
     ``"anyio"`` runs it with ``anyio.run`` on the asyncio backend with the same loop
-    factory. Each client takes ownership of the connected socket, performs
+    factory. Each client takes ownership of its side of the channel, performs
     ``workload.warmup`` operations, then returns the seconds taken by
-    ``workload.iterations`` operations, and closes the socket before returning.
+    ``workload.iterations`` operations, and closes what it was given before returning.
 
     ``role`` marks the references that ratios are computed against: ``"limit"`` (the
     raw blocking syscall loop) and ``"baseline"`` (plain asyncio on the same loop).
@@ -104,13 +117,14 @@ class Implementation:
         """The event loops this implementation is measured on (``None``: no loop)."""
         return (None,) if self.driver == "blocking" else LOOPS
 
-    def client(self, scenario: str) -> Callable[[C], C]:
-        """Register the decorated function as this implementation's client for a scenario."""
+    def client(self, *scenarios: str) -> Callable[[C], C]:
+        """Register the decorated function as this implementation's client for scenarios."""
 
         def register(func: C) -> C:
-            if scenario in self.clients:
-                raise ValueError(f"{self.name} already has a client for {scenario!r}")
-            self.clients[scenario] = func
+            for scenario in scenarios:
+                if scenario in self.clients:
+                    raise ValueError(f"{self.name} already has a client for {scenario!r}")
+                self.clients[scenario] = func
             return func
 
         return register

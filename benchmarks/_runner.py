@@ -1,10 +1,11 @@
-"""Running measurements: one socketpair, two fresh processes, each time.
+"""Running measurements: one channel, two fresh processes, each time.
 
-Every measurement starts from nothing: a fresh ``socket.socketpair()``, a fresh raw
-peer (``python -m benchmarks.peer``) on one end and a fresh worker process
-(``python -m benchmarks.worker``) running the implementation's client on the other,
-both started with ``subprocess`` and ``pass_fds`` (nothing is forked from this
-process). The runner keeps neither end, reads the worker's figure from its stdout, and
+Every measurement starts from nothing: a fresh channel of the scenario's kind
+(``_channels.open_channel``), a fresh raw peer (``python -m benchmarks.peer``) on one
+side and a fresh worker process (``python -m benchmarks.worker``) running the
+implementation's client on the other, both started with ``subprocess`` and
+``pass_fds`` (nothing is forked from this process). A scenario without a peer gets
+only the worker. The runner keeps neither end, reads the worker's figure from its stdout, and
 reaps both processes, killing any that outlive its bound. It reports fds left open by
 the client (the worker checks) or by the runner itself.
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ._channels import open_channel
 from ._fds import describe, open_fds
 from ._machine import ROOT
 from ._registry import Implementation, LoopName, Scenario, Workload
@@ -131,22 +132,32 @@ def measure(
 ) -> float:
     """Make one measurement and return its figure in ``scenario.unit``.
 
-    Starts the peer and the worker (``python -m benchmarks.worker``) on the two ends
-    of a new socketpair, keeps neither end, and reaps both, setting the worker up as
-    ``options`` say. Appends to ``warnings`` if the client left
+    Starts the peer and the worker (``python -m benchmarks.worker``) on the two sides
+    of a new channel, keeps neither side, reaps both and removes the channel, setting
+    the worker up as ``options`` say. Appends to ``warnings`` if the client left
     file descriptors open.
 
     Raises:
         BenchmarkError: the peer or the worker failed, or did not exit in time.
     """
     before = open_fds()
-    worker_end, peer_end = socket.socketpair()
+    channel = open_channel(scenario.channel)
+    ready_r, ready_w = os.pipe() if scenario.peer_role else (None, None)
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        peer_argv = [sys.executable, "-m", "benchmarks.peer"]
-        if placement.peer_cpu is not None:
-            peer_argv += ["--cpu", str(placement.peer_cpu)]
-        peer_argv += [scenario.peer_role, str(peer_end.fileno()), *scenario.peer_args(workload)]
+        if scenario.peer_role:
+            assert ready_w is not None
+            peer_argv = [sys.executable, "-m", "benchmarks.peer", "--ready", str(ready_w)]
+            if placement.peer_cpu is not None:
+                peer_argv += ["--cpu", str(placement.peer_cpu)]
+            peer_argv += [
+                scenario.peer_role,
+                channel.peer.to_json(),
+                *scenario.peer_args(workload),
+            ]
+            processes.append(
+                subprocess.Popen(peer_argv, pass_fds=(ready_w, *channel.peer.fds), cwd=ROOT)
+            )
         worker_argv = [
             *(sys.executable, "-m", "benchmarks.worker"),
             *("--impl", impl.name, "--scenario", scenario.name),
@@ -159,41 +170,52 @@ def measure(
                 if placement.mode != "off"
                 else ()
             ),
-            str(worker_end.fileno()),
+            *(("--ready", str(ready_r)) if ready_r is not None else ()),
+            channel.worker.to_json(),
         ]
-        peer = subprocess.Popen(peer_argv, pass_fds=(peer_end.fileno(),), cwd=ROOT)
-        processes.append(peer)
+        inherited = (*channel.worker.fds, *((ready_r,) if ready_r is not None else ()))
         worker = subprocess.Popen(
             worker_argv,
-            pass_fds=(worker_end.fileno(),),
+            pass_fds=inherited,
             cwd=ROOT,
             stdout=subprocess.PIPE,
             env={**os.environ, **options.env},
         )
         processes.append(worker)
-        worker_end.close()
-        peer_end.close()
+        channel.close_inherited()
+        for fd in (ready_r, ready_w):
+            if fd is not None:
+                os.close(fd)
+        ready_r = ready_w = None
         try:
             output, _ = worker.communicate(timeout=WORKER_TIMEOUT)
         except subprocess.TimeoutExpired:
             raise BenchmarkError(
                 f"{impl.name} did not finish {scenario.name} within {WORKER_TIMEOUT:.0f} s"
             ) from None
-        peer_status = _reap(peer, f"{scenario.peer_role} peer", PEER_EXIT_TIMEOUT)
         if worker.returncode != 0:
-            raise BenchmarkError(f"the {impl.name} worker failed with status {worker.returncode}")
-        if peer_status != 0:
-            raise BenchmarkError(f"the {scenario.peer_role} peer failed with status {peer_status}")
+            raise BenchmarkError(
+                f"the {impl.name} worker failed {scenario.name} with status {worker.returncode}"
+            )
+        if scenario.peer_role:
+            peer_status = _reap(processes[0], f"{scenario.peer_role} peer", PEER_EXIT_TIMEOUT)
+            if peer_status != 0:
+                raise BenchmarkError(
+                    f"the {scenario.peer_role} peer of {scenario.name} failed with status "
+                    f"{peer_status}"
+                )
         result = json.loads(output)
     finally:
-        worker_end.close()
-        peer_end.close()
+        for fd in (ready_r, ready_w):
+            if fd is not None:
+                os.close(fd)
         for process in processes:
             if process.returncode is None:
                 process.kill()
                 process.wait()
             if process.stdout is not None:
                 process.stdout.close()
+        channel.close()
     where = impl.name + (f" on {loop}" if loop else "")
     if result["leaked_fds"]:
         warnings.append(f"{scenario.name}: {where} left fds {result['leaked_fds']} open")

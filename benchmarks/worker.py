@@ -1,15 +1,17 @@
 """The measured side of one measurement, in a process of its own.
 
     python -m benchmarks.worker --impl NAME --scenario NAME [--loop LOOP]
-        --size N --warmup N --iterations N [--cpus 0,1] [--cold-heap] FD
+        --size N --warmup N --iterations N [--cpus 0,1] [--cold-heap]
+        [--ready FD] SPEC
 
 Each measurement runs in a fresh interpreter so that nothing one implementation did
 shapes the next one's figures: what ran before in the same process decides, among
 other things, how glibc's malloc serves the event loops' 256 KiB read buffers (see
 :func:`settle_heap`), and that alone moved some figures by 2-5x.
 
-The worker waits for the peer's ready byte on ``FD``, pins itself to ``--cpus`` if
-given, collects garbage, settles the heap unless ``--cold-heap``, runs the
+``SPEC`` is the worker's side of the channel (JSON, see ``_channels.py``). The worker
+waits for the peer's ready byte on ``--ready FD`` (when there is a peer), pins itself
+to ``--cpus`` if given, collects garbage, settles the heap unless ``--cold-heap``, runs the
 implementation's client on a fresh event loop, and prints one JSON line:
 ``{"elapsed": seconds, "leaked_fds": "..."}``, where ``leaked_fds`` describes
 descriptors the client left open (empty if none).
@@ -22,7 +24,7 @@ import asyncio
 import gc
 import json
 import os
-import socket
+import select
 import sys
 from collections.abc import Sequence
 from typing import cast
@@ -31,11 +33,11 @@ import anyio
 
 import aioipc
 
-from ._catalog import IMPLEMENTATIONS
+from ._catalog import IMPLEMENTATIONS, SCENARIOS
+from ._channels import Channel, ChannelSpec
 from ._fds import describe, open_fds
 from ._protocol import READY
 from ._registry import LOOPS, AsyncClient, Implementation, LoopName, SyncClient, Workload
-from ._scenarios import SCENARIOS
 
 #: The block :func:`settle_heap` allocates and frees: larger than the 256 KiB reads of
 #: asyncio's selector transport and of uvloop, so that neither is served by ``mmap``
@@ -71,24 +73,38 @@ def settle_heap() -> None:
 def drive(
     impl: Implementation,
     scenario: str,
-    sock: socket.socket,
+    channel: Channel,
     workload: Workload,
     loop: LoopName | None,
 ) -> float:
     """Run one client on a fresh loop of the right kind; return its timed seconds."""
     client = impl.clients[scenario]
     if impl.driver == "blocking":
-        return cast(SyncClient, client)(sock, workload)
+        return cast(SyncClient, client)(channel, workload)
     if loop is None:
         raise WorkerError(f"{impl.name} runs on an event loop; none was given")
     async_client = cast(AsyncClient, client)
     factory = aioipc.loop_factory(loop)
     if impl.driver == "asyncio":
         with asyncio.Runner(loop_factory=factory) as runner:
-            return runner.run(async_client(sock, workload))
+            return runner.run(async_client(channel, workload))
     return anyio.run(
-        async_client, sock, workload, backend="asyncio", backend_options={"loop_factory": factory}
+        async_client,
+        channel,
+        workload,
+        backend="asyncio",
+        backend_options={"loop_factory": factory},
     )
+
+
+def _wait_ready(fd: int) -> None:
+    """Wait (bounded) for the peer's ready byte on ``fd``, then close it."""
+    try:
+        readable, _, _ = select.select([fd], [], [], PEER_START_TIMEOUT)
+        if not readable or os.read(fd, 1) != READY:
+            raise WorkerError("the peer did not report ready")
+    finally:
+        os.close(fd)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--cold-heap", action="store_true", help="leave malloc as a fresh process has it"
     )
-    parser.add_argument("fd", type=int, help="inherited, connected stream socket")
+    parser.add_argument("--ready", type=int, help="fd on which the peer reports ready")
+    parser.add_argument("spec", type=ChannelSpec.from_json, help="this side's channel (JSON)")
     args = parser.parse_args(argv)
 
     impl = IMPLEMENTATIONS[args.impl]
@@ -113,28 +130,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         # uvloop opens a process-wide signal pipe with its first loop and keeps it:
         # open it before counting fds, so the client is not blamed for it.
         aioipc.new_event_loop(args.loop).close()
-    sock = socket.socket(fileno=args.fd)
+    spec: ChannelSpec = args.spec
+    channel = Channel.from_spec(spec)
     before = open_fds()
     try:
-        sock.settimeout(PEER_START_TIMEOUT)
-        if sock.recv(1) != READY:
-            raise WorkerError("the peer did not report ready")
-        sock.settimeout(None)
+        if args.ready is not None:
+            _wait_ready(args.ready)
+            before.pop(args.ready, None)
         if args.cpus:
             os.sched_setaffinity(0, {int(cpu) for cpu in args.cpus.split(",")})
         gc.collect()
         if not args.cold_heap:
             settle_heap()
-        elapsed = drive(impl, args.scenario, sock, workload, args.loop)
-        # The client owns the socket: its fd must be closed now, like any it opened.
-        before.pop(args.fd, None)
+        elapsed = drive(impl, args.scenario, channel, workload, args.loop)
+        # The client owns the channel: its fds must be closed now, like any it opened.
+        for fd in spec.fds:
+            before.pop(fd, None)
         after = open_fds()
         leaked = {fd: target for fd, target in after.items() if before.get(fd) != target}
     except (WorkerError, OSError) as exc:
         print(f"benchmarks.worker {args.impl}: {exc}", file=sys.stderr)
         return 1
     finally:
-        sock.close()
+        channel.close()
     print(json.dumps({"elapsed": elapsed, "leaked_fds": describe(leaked)}))
     return 0
 
