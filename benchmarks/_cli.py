@@ -16,6 +16,7 @@ from typing import Any
 import aioipc
 
 from ._catalog import IMPLEMENTATIONS, SCENARIOS
+from ._chart import draw
 from ._machine import CpuAccount, machine_info
 from ._registry import LOOPS, Implementation, LoopName, Scenario
 from ._report import (
@@ -24,6 +25,7 @@ from ._report import (
     SCHEMA,
     load,
     render_markdown,
+    render_summary_markdown,
     render_text,
     save,
     summarize,
@@ -41,6 +43,9 @@ from ._runner import (
 
 DEFAULT_ROUNDS = 5
 QUICK_ROUNDS = 3
+#: ``--tiny``: every scenario and implementation once with the smallest workloads, to
+#: check that the suite works (``make test`` runs it); its figures mean nothing.
+TINY_SCALE = 0.001
 #: Warn when other processes used this share of the machine's CPU time during a run.
 #: Quiet runs on the reference VM read 0-1 %; with a test suite running alongside they
 #: read 20-50 %, and unpinned figures changed by up to 5x (processes forced onto one CPU).
@@ -64,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
         "--quick",
         action="store_true",
         help=f"short run: {QUICK_ROUNDS} rounds of {QUICK_SCALE * 100:.0f}%% of each workload",
+    )
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="one round of the smallest workloads, unpinned: checks that everything runs",
     )
     parser.add_argument(
         "--rounds",
@@ -137,6 +147,17 @@ def _parser() -> argparse.ArgumentParser:
         help="print a saved result (default: latest.json) as Markdown, and exit",
     )
     parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="with --markdown: the one-row-per-scenario summary (the README's table)",
+    )
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        metavar="FILE.png",
+        help="draw a saved result (--markdown's, default latest.json) as a PNG chart, and exit",
+    )
+    parser.add_argument(
         "--into",
         type=Path,
         metavar="FILE.md",
@@ -174,9 +195,13 @@ def _list() -> str:
 
 
 def _markdown(args: argparse.Namespace) -> int:
-    source = args.results_dir / LATEST if args.markdown is True else args.markdown
+    source = args.results_dir / LATEST if args.markdown in (True, None) else args.markdown
     try:
-        markdown = render_markdown(load(source))
+        if args.chart:
+            draw(load(source), args.chart)
+            return 0
+        render = render_summary_markdown if args.summary else render_markdown
+        markdown = render(load(source))
         if args.into:
             write_into(args.into, markdown)
     except (OSError, ValueError) as exc:
@@ -204,8 +229,11 @@ class _Plan:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> _Plan:
-        rounds = args.rounds or (QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS)
-        scale = args.scale or (QUICK_SCALE if args.quick else 1.0)
+        if args.tiny:
+            args.quick = True
+        default_rounds = 1 if args.tiny else QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS
+        rounds = args.rounds or default_rounds
+        scale = args.scale or (TINY_SCALE if args.tiny else QUICK_SCALE if args.quick else 1.0)
         if rounds < 1 or scale <= 0:
             raise BenchmarkError("--rounds must be at least 1 and --scale above 0")
         cpus = sorted(os.sched_getaffinity(0))
@@ -360,7 +388,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     sys.stdout.write(render_text(document))
     if not args.no_save:
         path = save(document, args.results_dir, started)
-        print(f"saved {path} and {args.results_dir / LATEST}", file=sys.stderr)
+        chart = draw(document, path.with_suffix(".png"))
+        print(f"saved {path}, {chart} and {args.results_dir / LATEST}", file=sys.stderr)
     return 0
 
 
@@ -371,10 +400,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.into and not args.markdown:
         parser.error("--into goes with --markdown")
+    if args.summary and not args.markdown:
+        parser.error("--summary goes with --markdown")
     if args.list:
         print(_list())
         return 0
-    if args.markdown:
+    if args.markdown or args.chart:
         return _markdown(args)
     try:
         return _run(args, argv)

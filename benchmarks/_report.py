@@ -72,18 +72,34 @@ def _format_value(value: float) -> str:
     return f"{value:.2f}"
 
 
-def _ratio(value: float, reference: float | None, higher_is_better: bool) -> str:
+def cost_ratio(value: float, reference: float | None, higher_is_better: bool) -> float | None:
+    """The cost of ``value`` relative to ``reference`` (1.0: the same; above: worse)."""
     if reference is None or value <= 0 or reference <= 0:
-        return "—"
-    cost = reference / value if higher_is_better else value / reference
-    return f"{cost:.2f}"
+        return None
+    return reference / value if higher_is_better else value / reference
+
+
+def _ratio(value: float, reference: float | None, higher_is_better: bool) -> str:
+    cost = cost_ratio(value, reference, higher_is_better)
+    return "—" if cost is None else f"{cost:.2f}"
+
+
+def reference_medians(
+    document: dict[str, Any], results: Sequence[dict[str, Any]]
+) -> tuple[float | None, dict[str | None, float]]:
+    """The raw limit's median, and plain asyncio's median per loop, among ``results``."""
+    roles = {name: impl["role"] for name, impl in document["implementations"].items()}
+    limit = next((r["median"] for r in results if roles[r["implementation"]] == "limit"), None)
+    baseline = {
+        r["loop"]: r["median"] for r in results if roles[r["implementation"]] == "baseline"
+    }
+    return limit, baseline
 
 
 def _tables(
     document: dict[str, Any],
 ) -> Iterable[tuple[str, str, list[str], list[list[str]]]]:
     """Yield (title, details, column names, rows) per pinning mode and scenario."""
-    implementations: dict[str, Any] = document["implementations"]
     rounds = document["settings"]["rounds"]
     for pinning, placement in document["settings"]["placements"].items():
         for name, scenario in document["scenarios"].items():
@@ -93,19 +109,7 @@ def _tables(
             if not results:
                 continue
             higher = scenario["higher_is_better"]
-            limit = next(
-                (
-                    r["median"]
-                    for r in results
-                    if implementations[r["implementation"]]["role"] == "limit"
-                ),
-                None,
-            )
-            baseline = {
-                r["loop"]: r["median"]
-                for r in results
-                if implementations[r["implementation"]]["role"] == "baseline"
-            }
+            limit, baseline = reference_medians(document, results)
             workload = scenario["workload"]
             details = (
                 f"{scenario['unit']}, {'higher' if higher else 'lower'} is better. "
@@ -159,18 +163,101 @@ def _footer(document: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: The implementations the summary gives a column each, in order.
+SUMMARY_IMPLEMENTATIONS = ("asyncio", "aioipc", "anyio")
+
+
+def _summaries(
+    document: dict[str, Any],
+) -> Iterable[tuple[str, list[str], list[list[str]]]]:
+    """Yield (title, column names, rows) per pinning mode: one row per scenario.
+
+    Each implementation's cell is "default loop / uvloop"; the ratio columns are aioipc's
+    cost against plain asyncio on the same loop and against the raw limit.
+    """
+    for pinning, placement in document["settings"]["placements"].items():
+        rows: list[list[str]] = []
+        for name, scenario in document["scenarios"].items():
+            results = [
+                r for r in document["results"] if r["scenario"] == name and r["pinning"] == pinning
+            ]
+            if not results:
+                continue
+            higher = scenario["higher_is_better"]
+            limit, baseline = reference_medians(document, results)
+            median = {(r["implementation"], r["loop"]): r["median"] for r in results}
+            cells = [
+                " / ".join(
+                    _format_value(median[impl, loop]) if (impl, loop) in median else "—"
+                    for loop in ("asyncio", "uvloop")
+                )
+                for impl in SUMMARY_IMPLEMENTATIONS
+            ]
+            versus_asyncio = " / ".join(
+                _ratio(median[("aioipc", loop)], baseline.get(loop), higher)
+                if ("aioipc", loop) in median
+                else "—"
+                for loop in ("asyncio", "uvloop")
+            )
+            versus_raw = " / ".join(
+                _ratio(median[("aioipc", loop)], limit, higher)
+                if ("aioipc", loop) in median
+                else "—"
+                for loop in ("asyncio", "uvloop")
+            )
+            rows.append(
+                [
+                    scenario["title"],
+                    f"{scenario['unit']} {'↑' if higher else '↓'}",
+                    _format_value(limit) if limit is not None else "—",
+                    *cells,
+                    versus_asyncio,
+                    versus_raw,
+                ]
+            )
+        if rows:
+            columns = [
+                "scenario",
+                "unit",
+                "raw limit",
+                *(f"{impl} (asyncio / uvloop)" for impl in SUMMARY_IMPLEMENTATIONS),
+                "aioipc cost vs asyncio",
+                "aioipc cost vs raw",
+            ]
+            title = f"Summary, {placement['description']}"
+            yield title, columns, rows
+
+
+def _text_table(columns: list[str], rows: list[list[str]], left: int) -> list[str]:
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(columns)]
+    return [
+        "  "
+        + "  ".join(
+            cell.ljust(width) if i < left else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ).rstrip()
+        for line in [columns, *rows]
+    ]
+
+
+def _markdown_table(columns: list[str], rows: list[list[str]], left: int) -> list[str]:
+    return [
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join(["---"] * left + ["---:"] * (len(columns) - left)) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
 def render_text(document: dict[str, Any]) -> str:
-    """The results as plain-text tables for a terminal."""
+    """The results as plain-text tables for a terminal: every scenario, then the summary."""
     out: list[str] = []
     for title, details, columns, rows in _tables(document):
-        widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(columns)]
         out.append(f"{title}: {details}")
-        for line in [columns, *rows]:
-            cells = [
-                cell.ljust(width) if i < 2 else cell.rjust(width)
-                for i, (cell, width) in enumerate(zip(line, widths, strict=True))
-            ]
-            out.append("  " + "  ".join(cells).rstrip())
+        out += _text_table(columns, rows, 2)
+        out.append("")
+    for title, columns, rows in _summaries(document):
+        out.append(f"{title} (cost: 1.00 is the reference, above it is slower):")
+        out += _text_table(columns, rows, 2)
         out.append("")
     out += _footer(document)
     return "\n".join(out) + "\n"
@@ -182,9 +269,22 @@ def render_markdown(document: dict[str, Any]) -> str:
     for title, details, columns, rows in _tables(document):
         out.append(f"**{title}** — {details}")
         out.append("")
-        out.append("| " + " | ".join(columns) + " |")
-        out.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(columns) - 2)) + "|")
-        out += ["| " + " | ".join(row) + " |" for row in rows]
+        out += _markdown_table(columns, rows, 2)
+        out.append("")
+    out += [f"{line}  " for line in _footer(document)]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render_summary_markdown(document: dict[str, Any]) -> str:
+    """The summary tables as Markdown, for the README."""
+    out: list[str] = []
+    for title, columns, rows in _summaries(document):
+        out.append(
+            f"**{title}** — medians; ↓ lower is better, ↑ higher is better; a cost of 1.00 "
+            "is the reference, above it is slower."
+        )
+        out.append("")
+        out += _markdown_table(columns, rows, 2)
         out.append("")
     out += [f"{line}  " for line in _footer(document)]
     return "\n".join(out).rstrip() + "\n"
