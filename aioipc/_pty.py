@@ -641,8 +641,12 @@ def open_pty(
     ``\\x03`` typed into ``term`` is Ctrl-C (SIGINT), and the window is ``rows`` by
     ``cols`` from the first instruction.  ``echo=False`` turns terminal echo off
     before the child starts (what you type is not printed back).  ``argv`` is an
-    argument list (no shell).  Leaving the block hangs the terminal up (SIGHUP), waits
-    up to ``grace`` seconds, then SIGTERMs and SIGKILLs and reaps the child.
+    argument list (no shell); ``env`` replaces its environment (None: inherit ours).
+    The child's process group is orphaned (its parent is in another session), so the
+    kernel discards ``\\x1a`` (SIGTSTP) and the other terminal stop signals sent to it;
+    job control works for the jobs of a shell run on the pty.  Leaving the block hangs
+    the terminal up (SIGHUP), waits up to ``grace`` seconds, then SIGTERMs and SIGKILLs
+    and reaps the child.
     ``await open_pty(...)`` gives the :class:`Terminal` without the block; then close it
     with :meth:`Terminal.aclose`.
 

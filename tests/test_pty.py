@@ -15,6 +15,7 @@ import pytest
 
 from aioipc._errors import ExpectEOF, ExpectTimeout, IPCError, IPCTimeoutError
 from aioipc._pty import open_pty
+from aioipc._streams import StreamAttribute
 
 PROGRAM = str(Path(__file__).resolve().parent / "pty_program.py")
 
@@ -143,6 +144,83 @@ async def test_leaving_the_block_hangs_up_the_child() -> None:
     async with open_pty(program("ready")) as term:
         await term.expect("READY")
     assert term.returncode == -signal.SIGHUP
+
+
+# Job control.  bash must give the terminal to its job before the job runs, so each job
+# prints a word (spelt differently on its command line, which the terminal echoes)
+# once it runs: only then does ^Z reach it.
+
+SHELL_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PS1": "PROMPT$ ", "TERM": "dumb"}
+PROMPT = "PROMPT$ "
+JOB_TIMEOUT = 30
+
+
+async def test_ctrl_z_stops_a_shells_job_and_fg_continues_it() -> None:
+    async with open_pty(["bash", "--norc", "--noprofile", "-i"], env=SHELL_ENV) as term:
+        await term.expect_exact(PROMPT, timeout=JOB_TIMEOUT)
+        await term.send_line("""sh -c 'echo RUN""NING; read line; echo got "$line"'""")
+        await term.expect_exact("RUNNING\r\n", timeout=JOB_TIMEOUT)
+        job_group = os.tcgetpgrp(term.extra(StreamAttribute.fd))
+        assert job_group != term.pid  # the job runs in its own foreground group
+        await term.send(b"\x1a")
+        stopped = await term.expect_exact(PROMPT, timeout=JOB_TIMEOUT)
+        assert re.search(rb"\[1\]\+ +Stopped +sh -c", stopped.before), stopped.before
+        assert (
+            os.tcgetpgrp(term.extra(StreamAttribute.fd)) == term.pid
+        )  # the shell took the terminal back
+        await term.send_line("jobs -l")
+        listed = await term.expect_exact(PROMPT, timeout=JOB_TIMEOUT)
+        assert re.search(rb"\[1\]\+ +%d Stopped" % job_group, listed.before), listed.before
+        await term.send_line("fg")
+        # bash prints the job's command line, then the job reads on.
+        await term.expect_exact("""got "$line"'\r\n""", timeout=JOB_TIMEOUT)
+        await term.send_line("hello")  # read by the continued job, now in the foreground
+        await term.expect_exact("got hello\r\n", timeout=JOB_TIMEOUT)
+        await term.expect_exact(PROMPT, timeout=JOB_TIMEOUT)
+        await term.send_line("exit")
+        assert (await term.wait()).code == 0
+
+
+async def test_a_background_job_reading_the_terminal_is_stopped_by_sigttin() -> None:
+    async with open_pty(["bash", "--norc", "--noprofile", "-i"], env=SHELL_ENV) as term:
+        await term.expect_exact(PROMPT, timeout=JOB_TIMEOUT)
+        await term.send_line("set -b")  # report a job's change of state at once
+        await term.expect_exact(PROMPT, timeout=JOB_TIMEOUT)
+        await term.send_line("sh -c 'read line' &")
+        notice = await term.expect(rb"\[1\]\+ +Stopped.* +sh -c 'read line'", timeout=JOB_TIMEOUT)
+        assert notice.index == 0
+        # wait on a stopped job returns 128 + the signal that stopped it.
+        await term.send_line("wait %1; echo status=$?")
+        await term.expect_exact(f"status={128 + signal.SIGTTIN}\r\n", timeout=JOB_TIMEOUT)
+        await term.expect_exact(PROMPT, timeout=JOB_TIMEOUT)
+        # In the foreground the same read goes through.
+        await term.send_line("fg")
+        await term.expect_exact("sh -c 'read line'\r\n", timeout=JOB_TIMEOUT)
+        await term.send_line("typed")
+        await term.expect_exact(PROMPT, timeout=JOB_TIMEOUT)
+        await term.send_line("echo status=$?")
+        await term.expect_exact("status=0\r\n", timeout=JOB_TIMEOUT)
+        await term.send_line("exit")
+        assert (await term.wait()).code == 0
+
+
+async def test_ctrl_z_does_not_stop_a_program_started_directly() -> None:
+    # The child is the leader of its own session and its group has no parent in that
+    # session: an orphaned process group, whose terminal stop signals the kernel discards.
+    argv = ["sh", "-c", 'echo READY; read line; echo "got $line"']
+    async with open_pty(argv) as term:
+        await term.expect_exact("READY\r\n", timeout=JOB_TIMEOUT)
+        await term.send(b"\x1a")
+        await term.send_line("after")
+        await term.expect_exact("got after\r\n", timeout=JOB_TIMEOUT)
+        assert (await term.wait()).code == 0
+
+
+async def test_env_replaces_the_environment() -> None:
+    async with open_pty(["/usr/bin/env"], env={"ONLY": "this one", "LANG": "C"}) as term:
+        output = sorted([line async for line in term.lines()])
+        assert output == [b"LANG=C", b"ONLY=this one"]
+        assert (await term.wait()).code == 0
 
 
 async def test_a_child_that_ignores_sighup_is_killed_and_reaped() -> None:
