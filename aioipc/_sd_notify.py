@@ -155,6 +155,11 @@ def watchdog_interval() -> float | None:
     return int(usec_text) / 1_000_000
 
 
+#: How the watchdog task waits between pings (a module global, so that a test can
+#: record the period it is asked to wait instead of measuring the clock).
+_sleep = asyncio.sleep
+
+
 async def _ping_forever(period: float) -> None:
     while True:
         try:
@@ -162,7 +167,7 @@ async def _ping_forever(period: float) -> None:
         except NotifyError as error:
             # Stopping would get us killed for a transient EAGAIN; keep trying and say so.
             logger.error("watchdog ping failed: %s", error)
-        await asyncio.sleep(period)
+        await _sleep(period)
 
 
 @contextlib.asynccontextmanager

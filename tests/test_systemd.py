@@ -152,6 +152,38 @@ async def test_the_watchdog_pings_at_half_the_interval(manager: NotifySocket) ->
         assert await proc.wait() == 0
 
 
+@pytest.mark.parametrize("usec", [100_000, 7_340_001, 30_000_000])
+async def test_the_watchdog_waits_half_of_watchdog_usec_between_pings(
+    manager: NotifySocket, monkeypatch: pytest.MonkeyPatch, usec: int
+) -> None:
+    # The period is read from what the ping task asks its sleep function for, not from
+    # a clock: the recorder answers at once for two periods, then holds the task.
+    import aioipc._sd_notify
+
+    monkeypatch.setenv("NOTIFY_SOCKET", manager.address)
+    monkeypatch.setenv("WATCHDOG_USEC", str(usec))
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    periods: list[float] = []
+    held = asyncio.get_running_loop().create_future()
+
+    async def recording_sleep(delay: float) -> None:
+        periods.append(delay)
+        if len(periods) > 2:
+            await held  # cancelled when the block is left
+
+    monkeypatch.setattr(aioipc._sd_notify, "_sleep", recording_sleep)
+    assert aioipc.systemd.watchdog_interval() == usec / 1_000_000
+    async with aioipc.systemd.watchdog() as interval:
+        assert interval == usec / 1_000_000
+        for _ in range(3):  # on entry, then after each of the two periods
+            assert await manager.receive() == {"WATCHDOG": "1"}
+        # Each ping and the sleep after it happen in one step of the task.
+        assert periods == [usec / 2_000_000] * 3
+    assert held.cancelled()  # leaving the block cancelled the task where it was held
+    with pytest.raises(BlockingIOError):
+        manager.sock.recv(1024)  # no ping while the task was held, none after the block
+
+
 async def test_the_watchdog_of_another_pid_is_not_ours(manager: NotifySocket) -> None:
     env = {"WATCHDOG_USEC": "100000", "WATCHDOG_PID": "1"}
     async with start_service(program("watchdog"), notify=manager, env=env) as proc:
