@@ -1,5 +1,7 @@
 """aioipc: asyncio-native inter-process communication."""
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from ._addresses import Address as Address
 from ._addresses import parse_address as parse_address
 from ._children import ExitStatus as ExitStatus
@@ -71,6 +73,29 @@ from ._streams import StreamAttribute as StreamAttribute
 from ._streams import pipe as pipe
 from ._streams import socketpair as socketpair
 from ._version import __version__ as __version__
+
+if _TYPE_CHECKING:  # for type checkers; at run time __getattr__ imports them on first use
+    from . import systemd as systemd
+    from . import sysv as sysv
+    from . import testing as testing
+
+#: Public submodules reachable as ``aioipc.<name>`` after a plain ``import aioipc``;
+#: imported on first access, so ``import aioipc`` does not pay for them.
+_LAZY_SUBMODULES = frozenset({"systemd", "sysv", "testing"})
+
+
+def __getattr__(name: str) -> object:
+    """Import a public submodule (``aioipc.systemd``, ``aioipc.sysv``, ...) on first use."""
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_SUBMODULES})
+
 
 __all__ = (  # noqa: RUF022 - plain sorted(), which tests/test_exports.py checks
     "Address",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -190,3 +192,41 @@ def test_systemd_names_are_documented_in_systemd_md_and_api_md() -> None:
     assert not missing, f"docs/systemd.md does not document: {missing}"
     missing = [name for name in aioipc.systemd.__all__ if f"`systemd.{name}`" not in api]
     assert not missing, f"docs/api.md does not list: {missing}"
+
+
+# Public submodules reachable after a plain `import aioipc`
+
+
+def test_public_submodules_are_reachable_after_a_plain_import_and_loaded_lazily() -> None:
+    # A fresh interpreter: this one has imported the submodules already.
+    code = """
+import sys
+import aioipc
+lazy = ("aioipc.systemd", "aioipc.sysv", "aioipc.testing")
+print([name for name in lazy if name in sys.modules])
+print(callable(aioipc.systemd.notify), callable(aioipc.systemd.watchdog))
+print(aioipc.sysv.SharedMemory.__name__, aioipc.testing.__name__)
+print(all(sys.modules[name] is eval(name) for name in lazy))
+print({"systemd", "sysv", "testing"} <= set(dir(aioipc)))
+try:
+    aioipc.no_such_name
+except AttributeError as exc:
+    print(exc)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "[]",
+        "True True",
+        "SharedMemory aioipc.testing",
+        "True",
+        "True",
+        "module 'aioipc' has no attribute 'no_such_name'",
+    ]
