@@ -214,16 +214,27 @@ class UnixSocketTransport(asyncio.Transport):
             self._reading = False
             self._loop.remove_reader(self._fd)
 
-    def _read_ready(self) -> None:
+    def read_now(self) -> bool:
+        """Read what the socket has right now, as the reader callback would.
+
+        Returns true if the protocol was given data (or EOF, or an error): the caller
+        should look at what it has before waiting.  Reads nothing while reading is
+        paused or over.
+        """
+        if not self._reading:
+            return False
+        return self._read_ready()
+
+    def _read_ready(self) -> bool:
         try:
             data, ancillary, flags, _ = self._sock.recvmsg(
                 READ_SIZE, _ANCILLARY_SIZE, _MSG_CMSG_CLOEXEC
             )
         except (BlockingIOError, InterruptedError):
-            return
+            return False
         except Exception as exc:
             self._fatal_error(exc, "read error on Unix socket transport")
-            return
+            return True
         if ancillary or flags & _MSG_CTRUNC:
             # fds always come with at least one byte, so data is not empty here.
             fds = _unpack_fds(ancillary)
@@ -234,14 +245,15 @@ class UnixSocketTransport(asyncio.Transport):
                 self._protocol.data_received(data)
             else:
                 fds_received(data, fds, bool(flags & _MSG_CTRUNC))
-            return
+            return True
         if data:
             self._protocol.data_received(data)
-            return
+            return True
         self._eof_received = True
         self._stop_reading()
         if not self._protocol.eof_received():
             self.close()
+        return True
 
     # ----------------------------------------------------------------- writing
 

@@ -9,6 +9,7 @@ import pty
 import socket
 import sys
 import tempfile
+import threading
 
 import anyio
 import pytest
@@ -409,3 +410,59 @@ async def test_receive_exactly_splits_a_larger_chunk_that_arrives_while_waiting(
         await left.send(b"abcdefghij")
         assert await first == b"abcd"
         assert await right.receive_exactly(6) == b"efghij"
+
+
+def _flood(fd: int, stop: threading.Event) -> None:
+    """Write to ``fd`` as fast as the reader takes it, until ``stop`` (a real peer)."""
+    chunk = b"f" * 4096
+    with contextlib.suppress(OSError):
+        while not stop.is_set():
+            os.write(fd, chunk)
+
+
+@pytest.mark.parametrize("kind", ["pipe", "socketpair", "tcp"])
+async def test_a_peer_that_always_has_data_ready_does_not_starve_other_tasks(kind: str) -> None:
+    # receive() reads directly when the data is already there; a bounded number of
+    # such reads in a row must still let other tasks, and timeouts, run.
+    if kind == "pipe":
+        read_fd, write_fd = os.pipe()
+        stream = await Stream.from_pipe_fds(read_fd)
+    else:
+        if kind == "tcp":
+            ours, theirs = connected_sockets(socket.AF_INET, ("127.0.0.1", 0))
+        else:
+            ours, theirs = socket.socketpair()
+        write_fd = theirs.detach()
+        stream = await Stream.from_socket(ours)
+    stop = threading.Event()
+    flooder = threading.Thread(target=_flood, args=(write_fd, stop))
+    flooder.start()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    try:
+        async with stream:
+            tick_task = asyncio.create_task(ticker())
+            received = 0
+
+            async def receive_forever() -> None:
+                nonlocal received
+                while True:
+                    received += len(await stream.receive(4096))
+
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(receive_forever(), 0.2)
+            tick_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await tick_task
+            assert received > 0
+            assert ticks > 0
+    finally:
+        stop.set()
+        os.close(write_fd)
+        flooder.join()
