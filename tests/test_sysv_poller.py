@@ -175,64 +175,68 @@ async def test_undo_hook_gets_a_result_obtained_after_cancellation(objects: SysV
     assert pending_give_backs() == 0
 
 
-async def test_a_give_back_that_must_wait_is_retried_by_the_first_poller(
-    objects: SysVCleanup,
-) -> None:
-    target = raw_semaphore(objects)
-    room = threading.Event()
-    tries: list[str] = []
-    given_back: list[str] = []
+class NoRoomYet:
+    """An undo hook that says "would block" until ``room`` is set; records its threads."""
 
-    def undo(result: str) -> None:
-        tries.append(threading.current_thread().name)
-        if not room.is_set():
+    def __init__(self) -> None:
+        self.room = threading.Event()
+        self.tries: list[str] = []
+        self.given_back: list[str] = []
+
+    def __call__(self, result: str) -> None:
+        self.tries.append(threading.current_thread().name)
+        if not self.room.is_set():
             raise sysv_ipc.BusyError("no room yet")
-        given_back.append(result)
+        self.given_back.append(result)
 
-    task, in_attempt, go = start_a_waiter_that_gets_a_unit_while_cancelled(target, undo)
+
+@pytest.fixture
+def no_room_yet() -> Iterator[NoRoomYet]:
+    hook = NoRoomYet()
+    yield hook
+    hook.room.set()  # whatever the test did, its give-back can be made and leaves
+
+
+async def test_a_give_back_that_must_wait_is_retried_by_the_first_poller(
+    objects: SysVCleanup, no_room_yet: NoRoomYet
+) -> None:
+    hook = no_room_yet
+    target = raw_semaphore(objects)
+    task, in_attempt, go = start_a_waiter_that_gets_a_unit_while_cancelled(target, hook)
     await cancel_during_the_attempt(task, in_attempt, go)
-    assert tries == [threading.current_thread().name]  # tried at once, in the loop thread
-    assert given_back == []
+    assert hook.tries[0] == threading.current_thread().name  # at once, in the loop thread
+    assert hook.given_back == []
     assert pending_give_backs() == 1
-    while len(tries) < 4:
+    while len(hook.tries) < 4:
         await asyncio.sleep(0)
-    assert set(tries[1:]) == {"aioipc-sysv-poller-0"}
-    room.set()
+    assert set(hook.tries[1:]) == {"aioipc-sysv-poller-0"}  # then by the first poller
+    hook.room.set()
     await asyncio.wait_for(give_backs_done(), 10)
-    assert given_back == ["unit"]
+    assert hook.given_back == ["unit"]
     assert pending_give_backs() == 0
 
 
 async def test_finish_give_backs_waits_until_a_pending_give_back_is_done(
-    objects: SysVCleanup,
+    objects: SysVCleanup, no_room_yet: NoRoomYet
 ) -> None:
     """What the atexit handler does: block until every deferred give-back is made."""
+    hook = no_room_yet
     target = raw_semaphore(objects)
-    room = threading.Event()
-    tries: list[str] = []
-    given_back: list[str] = []
-
-    def undo(result: str) -> None:
-        tries.append(threading.current_thread().name)
-        if not room.is_set():
-            raise sysv_ipc.BusyError("no room yet")
-        given_back.append(result)
-
-    task, in_attempt, go = start_a_waiter_that_gets_a_unit_while_cancelled(target, undo)
+    task, in_attempt, go = start_a_waiter_that_gets_a_unit_while_cancelled(target, hook)
     await cancel_during_the_attempt(task, in_attempt, go)
     assert pending_give_backs() == 1
     finisher = threading.Thread(target=finish_give_backs, name="finisher")
     finisher.start()
     try:
-        while "finisher" not in tries:  # it has tried, and found no room
+        while "finisher" not in hook.tries:  # it has tried, and found no room
             await asyncio.sleep(0)
         assert finisher.is_alive()  # no room: it cannot have finished
-        assert given_back == []
+        assert hook.given_back == []
     finally:
-        room.set()
+        hook.room.set()
         await asyncio.to_thread(finisher.join, 30)
     assert not finisher.is_alive()
-    assert given_back == ["unit"]
+    assert hook.given_back == ["unit"]
     assert pending_give_backs() == 0
 
 
