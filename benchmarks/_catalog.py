@@ -7,6 +7,7 @@ order here is the order of the tables.
 from __future__ import annotations
 
 from ._family_local import LOCAL_SCENARIOS
+from ._family_servers import SERVER_IMPLEMENTATIONS, SERVER_SCENARIOS
 from ._impl_aioipc import AIOIPC
 from ._impl_anyio import ANYIO, ANYIO_UNIX
 from ._impl_asyncio import ASYNCIO_STREAMS
@@ -15,7 +16,9 @@ from ._registry import Implementation, Scenario
 from ._scenarios import BYTE_SCENARIOS
 
 IMPLEMENTATIONS: dict[str, Implementation] = {
-    i.name: i for i in (RAW, ASYNCIO_STREAMS, AIOIPC, ANYIO, ANYIO_UNIX)
+    i.name: i for i in (RAW, ASYNCIO_STREAMS, AIOIPC, ANYIO, ANYIO_UNIX, *SERVER_IMPLEMENTATIONS)
 }
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (*BYTE_SCENARIOS, *LOCAL_SCENARIOS)}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s for s in (*BYTE_SCENARIOS, *LOCAL_SCENARIOS, *SERVER_SCENARIOS)
+}
