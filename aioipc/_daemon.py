@@ -19,20 +19,34 @@ inherited fd closed.  Two things decide where errors appear:
 The pidfile scheme
 ==================
 
-The lock is ``flock(LOCK_EX | LOCK_NB)`` on the pidfile itself, opened ``O_CREAT``.
-``flock`` locks belong to the open file description, which the daemon inherits through
-both forks, so the lock lives exactly as long as the daemon (the kernel drops it when
-the process dies, however it dies).  Writing through a temporary file and ``rename``
-would move the name to another inode than the locked one, so the daemon writes in
-place instead: truncate, write ``"<pid>\\n"``, ``fsync`` -- all before it reports
-success.  A reader that races the write can see an empty file; nobody can see a wrong
-pid.  After taking the lock, the caller checks that the path still names the inode it
-locked (an exiting daemon may have just removed it) and retries otherwise.
+The lock is ``flock(LOCK_EX | LOCK_NB)`` on the file the pidfile path names.  ``flock``
+locks belong to the open file description, which the daemon inherits through both
+forks, so the lock lives exactly as long as the daemon (the kernel drops it when the
+process dies, however it dies).  The pid is never written in place: the file at the
+path always holds a whole pid, never an empty or half-written one.
 
-A pidfile that exists but is not locked is stale, whatever pid it holds (its daemon
-died, perhaps by ``SIGKILL``, or the pid was since reused): it is simply taken over.
-At normal exit (``atexit``) the daemon removes the pidfile if the path still names its
-locked file and still holds its pid.
+* The caller creates a temporary file next to the pidfile (``.NAME.XXXXXXXX.tmp``,
+  ``O_EXCL``) and locks it; then it locks the existing pidfile, if there is one.  A
+  lock held by someone else means a running instance: :class:`AlreadyRunning`, before
+  any fork.  An unlocked one is stale, whatever pid it holds: we keep its lock, so that
+  nobody else takes it over meanwhile.
+* The daemon writes ``"<pid>\\n"`` into the temporary file, ``fsync``-s it and
+  ``rename``-s it over the pidfile, whose lock it holds; then it lets the old file go.
+  The name moves to the new inode in one step, locked by the daemon from before.
+* With no pidfile yet, there is nothing to lock, and ``rename`` would silently replace
+  a pidfile that a racing instance created meanwhile.  So the daemon first puts a
+  locked file already holding its pid at the path with ``link``, which fails if the
+  path exists -- then the racer's lock decides, and the loser reports
+  :class:`AlreadyRunning` to its caller over the pipe.  Then it renames as above (the
+  detour makes the daemon's pidfile fd name the path, as ``/proc/PID/fd`` shows).
+
+Whoever locks a pidfile checks that the path still names the inode it locked (an
+exiting daemon may have just removed it, a starting one just renamed over it) and
+retries otherwise.  A reader of the pidfile therefore sees no file, the stale pid, or
+the new daemon's pid -- never an empty file.  At normal exit (``atexit``) the daemon
+removes the pidfile if the path still names its locked file and it still holds its pid.
+A caller killed between creating the temporary file and forking leaves that file
+behind (unlocked, so harmless).
 
 Why no event loop may exist
 ===========================
@@ -48,11 +62,13 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import io
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -118,33 +134,144 @@ def _read_pid(fd: int) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def _lock_pidfile(path: str) -> int:
-    """Open and exclusively lock ``path``; return the fd (close-on-exec).
+def _running_pid(fd: int) -> int | None:
+    """The pid in a locked pidfile, or None if there is none or it names no process.
+
+    A dead pid is what an instance that is starting shows: it holds the lock on a stale
+    file it is about to replace.
+    """
+    pid = _read_pid(fd)
+    if pid is None or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # no such process; no such pid at all
+        return None
+    except OSError:
+        pass  # EPERM: alive
+    return pid
+
+
+def _names(path: str, fd: int) -> bool:
+    """Whether ``path`` names the file open on ``fd``."""
+    try:
+        named = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    mine = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _lock_existing(path: str) -> int | None:
+    """Lock the pidfile ``path`` names; return the fd, or None if there is no pidfile.
 
     Raises:
         AlreadyRunning: another process holds the lock.
         OSError: the pidfile cannot be opened or locked.
     """
     for _ in range(_LOCK_ATTEMPTS):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOCTTY, 0o644)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise AlreadyRunning(path, _read_pid(fd)) from None
-            try:
-                named = os.stat(path)
-            except FileNotFoundError:
-                named = None
-            mine = os.fstat(fd)
-            if named is not None and (named.st_dev, named.st_ino) == (mine.st_dev, mine.st_ino):
+                raise AlreadyRunning(path, _running_pid(fd)) from None
+            if _names(path, fd):
                 return fd
         except BaseException:
             os.close(fd)
             raise
-        # The holder removed the file between our open and our lock: try the new one.
+        # Removed or replaced between our open and our lock: look again.
         os.close(fd)
     raise DaemonizeError(f"could not lock pidfile {path}: it keeps being replaced")
+
+
+def _create_locked_temp(path: str) -> tuple[int, str]:
+    """A new, locked, empty file next to ``path``: ``(fd, its path)``."""
+    directory, name = os.path.split(path)
+    for _ in range(_LOCK_ATTEMPTS):
+        temp = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOCTTY | os.O_NOFOLLOW
+        try:
+            fd = os.open(temp, flags, 0o644)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise type(exc)(
+                exc.errno,
+                f"cannot create a temporary file next to pidfile {path}: {exc.strerror}",
+                temp,
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new: nobody else has it
+        except BaseException:
+            os.close(fd)
+            os.unlink(temp)
+            raise
+        return fd, temp
+    raise DaemonizeError(f"could not create a temporary file next to pidfile {path}")
+
+
+def _place_locked_copy(path: str, data: bytes) -> int | None:
+    """Put a locked file holding ``data`` at ``path`` if nothing is there (``link``).
+
+    Returns its fd (locked), or None if ``path`` exists.
+    """
+    fd, temp = _create_locked_temp(path)
+    try:
+        _write_at_start(fd, data)
+        try:
+            os.link(temp, path, follow_symlinks=False)
+        except FileExistsError:
+            os.close(fd)
+            return None
+    except BaseException:
+        os.close(fd)
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+    return fd
+
+
+def _write_at_start(fd: int, data: bytes) -> None:
+    if os.pwrite(fd, data, 0) != len(data):
+        raise OSError(errno.EIO, "short write")
+    os.fsync(fd)
+
+
+def _install_pidfile(path: str, temp: str, temp_fd: int, old_fd: int | None) -> None:
+    """In the daemon: write our pid into the temporary file and rename it over ``path``.
+
+    ``old_fd`` is the caller's lock on the stale pidfile, if there was one.  Holding the
+    lock on whatever ``path`` names when renaming over it is what keeps two starting
+    instances apart.
+
+    Raises:
+        AlreadyRunning: a racing instance got the pidfile first.
+    """
+    data = f"{os.getpid()}\n".encode()
+    _write_at_start(temp_fd, data)
+    try:
+        for _ in range(_LOCK_ATTEMPTS):
+            if old_fd is not None and not _names(path, old_fd):
+                os.close(old_fd)  # removed or replaced since the caller locked it
+                old_fd = None
+            if old_fd is None:
+                old_fd = _place_locked_copy(path, data)
+            if old_fd is None:
+                old_fd = _lock_existing(path)  # someone else's: locked means running
+            if old_fd is None:
+                continue  # it vanished again
+            os.rename(temp, path)  # the path names our locked file, with our pid
+            return
+        raise OSError(errno.EAGAIN, f"pidfile {path} keeps being replaced")
+    finally:
+        if old_fd is not None:
+            os.close(old_fd)
 
 
 def _check_stdio(value: object, name: str) -> None:
@@ -199,12 +326,43 @@ def _remove_pidfile(path: str, fd: int, pid: int) -> None:
         os.close(fd)
 
 
-def _write_pidfile(fd: int) -> None:
-    os.ftruncate(fd, 0)
-    data = f"{os.getpid()}\n".encode()
-    if os.pwrite(fd, data, 0) != len(data):
-        raise OSError(errno.EIO, "short write")
-    os.fsync(fd)
+@dataclasses.dataclass(slots=True)
+class _Pidfile:
+    """The pidfile's state between the caller's lock and the daemon's rename."""
+
+    path: str
+    #: The locked temporary file that becomes the pidfile; the daemon keeps it open.
+    temp: str
+    fd: int
+    #: The caller's lock on a stale pidfile, if there was one.
+    old_fd: int | None
+
+    def fds(self) -> set[int]:
+        return {self.fd} | ({self.old_fd} if self.old_fd is not None else set())
+
+    def close(self) -> None:
+        for fd in self.fds():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def discard(self) -> None:
+        """In the caller, after a failed start: remove what the daemon left, and close."""
+        _unlink_if_same(self.path, self.fd)
+        _unlink_if_same(self.temp, self.fd)
+        self.close()
+
+
+def _prepare_pidfile(path: str) -> _Pidfile:
+    """The caller's part: lock a new temporary file, then the pidfile if there is one."""
+    fd, temp = _create_locked_temp(path)
+    try:
+        old_fd = _lock_existing(path)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return _Pidfile(path, temp, fd, old_fd)
 
 
 def _daemon_setup(
@@ -212,7 +370,7 @@ def _daemon_setup(
     stdio: tuple[int, int, int],
     chdir: str | None,
     umask: int | None,
-    lock_fd: int | None,
+    pidfile: _Pidfile | None,
     report_fd: int,
     close_fds: bool,
     opened: list[int],
@@ -228,12 +386,20 @@ def _daemon_setup(
         if fd >= 3:
             os.close(fd)  # now on 0, 1 or 2
     if close_fds:
-        keep = {report_fd} | ({lock_fd} if lock_fd is not None else set())
+        keep = {report_fd} | (pidfile.fds() if pidfile is not None else set())
         # Only what the caller had open: an fd an at-fork handler made (libuv's signal
         # lock pipe, if uvloop ran before) must stay, or uvloop aborts in the daemon.
         _close_inherited_fds(inherited, keep)
-    if lock_fd is not None:
-        _step("write its pid into the pidfile", _write_pidfile, lock_fd)
+    if pidfile is not None:
+        _step(
+            "write its pid into the pidfile",
+            _install_pidfile,
+            pidfile.path,
+            pidfile.temp,
+            pidfile.fd,
+            pidfile.old_fd,
+        )
+        pidfile.old_fd = None  # closed by _install_pidfile
     _fresh_stdio()
 
 
@@ -263,9 +429,12 @@ def daemonize(
     With ``pidfile``, the file is opened and locked (``flock``, exclusive) *before*
     forking: if another process holds the lock, :class:`AlreadyRunning` is raised in the
     caller, naming the pidfile and the pid in it.  A pidfile nobody locks is stale and is
-    taken over.  The daemon writes its pid into the locked file (truncate, write,
-    ``fsync``) before it reports success, holds the lock until it dies, and removes the
-    file at normal exit if it still holds its pid.
+    taken over.  Before it reports success the daemon writes its pid into a locked
+    temporary file next to the pidfile and renames it over the pidfile (atomically: a
+    reader never sees an empty or partial pidfile); it holds the lock until it dies, and
+    removes the file at normal exit if it still holds its pid.  An instance that loses a
+    race for a new pidfile is refused with :class:`AlreadyRunning` too, in its caller,
+    after the fork.
 
     Call it first thing, before any event loop or thread exists::
 
@@ -307,7 +476,7 @@ def daemonize(
     pid_path = os.path.abspath(os.fspath(pidfile)) if pidfile is not None else None
     chdir_path = os.path.abspath(os.fspath(chdir)) if chdir is not None else None
     opened: list[int] = []
-    lock_fd: int | None = None
+    lock: _Pidfile | None = None
     try:
         sources: list[int] = []
         for value, name in ((stdin, "stdin"), (stdout, "stdout"), (stderr, "stderr")):
@@ -316,13 +485,13 @@ def daemonize(
                 opened.append(fd)
             sources.append(fd)
         if pid_path is not None:
-            lock_fd = _lock_pidfile(pid_path)
+            lock = _prepare_pidfile(pid_path)
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
     except BaseException:
         for fd in opened:
             os.close(fd)
-        if lock_fd is not None:
-            os.close(lock_fd)
+        if lock is not None:
+            lock.discard()
         raise
     stdio = (sources[0], sources[1], sources[2])
     for stream in (sys.stdout, sys.stderr):
@@ -333,15 +502,17 @@ def daemonize(
     try:
         middle = os.fork()
     except BaseException:
-        for fd in (*opened, read_fd, write_fd, *([lock_fd] if lock_fd is not None else [])):
+        for fd in (*opened, read_fd, write_fd):
             os.close(fd)
+        if lock is not None:
+            lock.discard()
         raise
     if middle == 0:
         _middle_child(
             stdio=stdio,
             chdir=chdir_path,
             umask=umask,
-            lock_fd=lock_fd,
+            pidfile=lock,
             report_fd=write_fd,
             read_fd=read_fd,
             close_fds=close_fds,
@@ -349,8 +520,8 @@ def daemonize(
             inherited=inherited,
         )
         # Only the daemon gets here.
-        if lock_fd is not None and pid_path is not None:
-            atexit.register(_remove_pidfile, pid_path, lock_fd, os.getpid())
+        if lock is not None:
+            atexit.register(_remove_pidfile, lock.path, lock.fd, os.getpid())
         return
     os.close(write_fd)
     for fd in opened:
@@ -360,22 +531,26 @@ def daemonize(
         with contextlib.suppress(ChildProcessError):
             os.waitpid(middle, 0)
     except BaseException:  # KeyboardInterrupt while waiting for the report
-        if lock_fd is not None:
-            os.close(lock_fd)
+        if lock is not None:
+            lock.close()  # the daemon, if it lives on, installs the pidfile itself
         raise
     error: BaseException | None = None
     ok = False
     for line in report.splitlines():
         if line.startswith(b'{"ok"'):
             ok = True
+        elif error is None and line.startswith(b'{"running"'):
+            # A racing instance put its pidfile in place first.
+            error = AlreadyRunning(pid_path or "", json.loads(line)["running"])
         elif error is None and line.startswith(b'{"error"'):
             error = _decode_error(line, "daemonize(): the daemon could not")
-    if lock_fd is not None and pid_path is not None:
+    if lock is not None:
         if not (ok and error is None):
             # The daemon is gone and the lock is ours alone: leave no pidfile behind.
-            _unlink_if_same(pid_path, lock_fd)
-        # On success the lock stays: the daemon's fd shares the open file description.
-        os.close(lock_fd)
+            lock.discard()
+        else:
+            # The lock stays: the daemon's fd shares the open file description.
+            lock.close()
     if ok and error is None:
         os._exit(0)
     if error is None:
@@ -398,7 +573,7 @@ def _middle_child(
     stdio: tuple[int, int, int],
     chdir: str | None,
     umask: int | None,
-    lock_fd: int | None,
+    pidfile: _Pidfile | None,
     report_fd: int,
     read_fd: int,
     close_fds: bool,
@@ -419,7 +594,7 @@ def _middle_child(
             stdio=stdio,
             chdir=chdir,
             umask=umask,
-            lock_fd=lock_fd,
+            pidfile=pidfile,
             report_fd=report_fd,
             close_fds=close_fds,
             opened=opened,
@@ -429,7 +604,10 @@ def _middle_child(
         os.close(report_fd)
     except BaseException as exc:
         try:
-            _write_all(report_fd, _encode_error(exc))
+            if isinstance(exc, AlreadyRunning):
+                _write_all(report_fd, json.dumps({"running": exc.pid}).encode() + b"\n")
+            else:
+                _write_all(report_fd, _encode_error(exc))
         finally:
             os._exit(1)
 
