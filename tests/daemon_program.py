@@ -3,7 +3,8 @@
 Used by tests/test_daemon.py::
 
     python tests/daemon_program.py READY_FIFO [--pidfile P] [--umask 0o027]
-        [--chdir DIR|--no-chdir] [--stdout PATH] [--loop asyncio|uvloop]
+        [--chdir DIR|--no-chdir] [--stdin PATH] [--stdout PATH|--stdout-fd FD]
+        [--stderr-file PATH] [--keep-fds] [--loop asyncio|uvloop]
 
 After ``aioipc.daemonize()`` returns it records what it looks like -- pid, parent,
 session, process group, controlling terminal, cwd, umask, open fds -- writes that as
@@ -11,8 +12,11 @@ one JSON line into READY_FIFO (which the test opened for reading) and waits for 
 on which it exits normally (so ``atexit`` removes the pidfile).  With ``--loop`` it runs
 a loop of that kind before daemonizing and another one in the daemon, which starts a
 child process.  It prints a line on
-stdout, for a test that gives it a file.  A refusal or setup error is printed on
-stderr, in the caller, and the exit status is 1.
+stdout, for a test that gives it a file or an fd (``--stdout-fd``: an fd this program
+inherited), and one on stderr with ``--stderr-file`` (which it opens itself and passes
+as a file object).  With ``--stdin`` it reads its stdin to the end and reports it as
+``stdin``.  ``--keep-fds`` passes ``close_fds=False``.  A refusal or setup error is
+printed on stderr, in the caller, and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -65,19 +69,27 @@ def main() -> int:
     parser.add_argument("--umask", type=lambda text: int(text, 0), default=0o022)
     parser.add_argument("--chdir", default="/")
     parser.add_argument("--no-chdir", action="store_true")
+    parser.add_argument("--stdin")
     parser.add_argument("--stdout")
+    parser.add_argument("--stdout-fd", type=int)
+    parser.add_argument("--stderr-file")
+    parser.add_argument("--keep-fds", action="store_true")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"])
     args = parser.parse_args()
     if args.loop is not None:
         # A loop that ran and closed before daemonize() is fine (uvloop leaves its
         # process-wide signal pipe behind, which the daemon must keep).
         aioipc.run(asyncio.sleep(0), loop=args.loop)
+    stderr_file = open(args.stderr_file, "a") if args.stderr_file else None  # noqa: SIM115
     try:
         aioipc.daemonize(
             pidfile=args.pidfile,
             umask=args.umask,
             chdir=None if args.no_chdir else args.chdir,
-            stdout=args.stdout,
+            stdin=args.stdin,
+            stdout=args.stdout_fd if args.stdout_fd is not None else args.stdout,
+            stderr=stderr_file,
+            close_fds=not args.keep_fds,
         )
     except (aioipc.DaemonizeError, OSError) as exc:
         print(f"daemon_program: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -87,7 +99,11 @@ def main() -> int:
     info = describe()
     if args.loop is not None:
         info["run_process"] = aioipc.run(echo(), loop=args.loop)
+    if args.stdin is not None:
+        info["stdin"] = sys.stdin.read()
     print(f"hello from daemon {os.getpid()}", flush=True)
+    if stderr_file is not None:
+        print(f"stderr of daemon {os.getpid()}", file=sys.stderr, flush=True)
     with open(args.ready, "w", encoding="utf-8") as fifo:
         fifo.write(json.dumps(info) + "\n")
     while True:

@@ -14,6 +14,7 @@ import asyncio
 import fcntl
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -39,7 +40,7 @@ class Daemons:
         self.count = 0
 
     def start(
-        self, *args: str, pass_fds: tuple[int, ...] = ()
+        self, *args: str, pass_fds: tuple[int, ...] = (), cwd: Path | None = None
     ) -> tuple[subprocess.CompletedProcess[str], dict[str, object] | None]:
         """Run the program; return its outcome and, if it daemonized, what the daemon said."""
         self.count += 1
@@ -57,6 +58,7 @@ class Daemons:
                 timeout=TIMEOUT,
                 check=False,
                 pass_fds=pass_fds,
+                cwd=cwd,
             )
             if result.returncode != 0:
                 return result, None
@@ -348,3 +350,227 @@ def test_a_locked_empty_pidfile_is_refused_without_a_pid(daemons: Daemons, tmp_p
         f"pidfile {pidfile} is locked by that process\n"
     )
     assert pidfile.exists(), "a refused start removed the running instance's pidfile"
+
+
+# ------------------------------------------------------------------ the options
+
+
+def test_stdin_from_a_path(daemons: Daemons, tmp_path: Path) -> None:
+    source = tmp_path / "input.txt"
+    source.write_text("first line\nsecond line\n")
+    result, info = daemons.start("--stdin", str(source))
+    assert result.returncode == 0, result.stderr
+    assert info is not None
+    fds = info["fds"]
+    assert isinstance(fds, dict)
+    assert (fds["0"], fds["1"], fds["2"]) == (str(source), "/dev/null", "/dev/null")
+    assert info["stdin"] == "first line\nsecond line\n"
+
+
+def test_chdir_none_stays_in_the_callers_directory(daemons: Daemons, tmp_path: Path) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    # A relative pidfile is resolved against the caller's directory either way.
+    result, info = daemons.start("--no-chdir", "--pidfile", "d.pid", cwd=here)
+    assert result.returncode == 0, result.stderr
+    assert info is not None
+    assert info["cwd"] == str(here)
+    assert (here / "d.pid").read_text() == f"{info['pid']}\n"
+
+
+def test_close_fds_false_keeps_inheritable_fds(daemons: Daemons) -> None:
+    extra_read, extra_write = os.pipe()
+    try:
+        result, info = daemons.start("--keep-fds", pass_fds=(extra_write,))
+        assert result.returncode == 0, result.stderr
+        assert info is not None
+        fds = info["fds"]
+        assert isinstance(fds, dict)
+        # The pipe's write end is still open in the daemon, under the same number.
+        assert fds[str(extra_write)] == f"pipe:[{os.fstat(extra_write).st_ino}]"
+        os.close(extra_write)
+        extra_write = -1
+        poller = select.poll()
+        poller.register(extra_read, select.POLLIN)
+        pid = info["pid"]
+        assert isinstance(pid, int)
+        daemons.stop(pid)
+        # Only the daemon's exit closed the last write end: EOF now.
+        assert poller.poll(TIMEOUT * 1000)
+        assert os.read(extra_read, 1) == b""
+    finally:
+        os.close(extra_read)
+        if extra_write >= 0:
+            os.close(extra_write)
+
+
+def test_stdout_to_an_fd_and_stderr_to_a_file_object(daemons: Daemons, tmp_path: Path) -> None:
+    out_read, out_write = os.pipe()
+    errors = tmp_path / "err.log"
+    try:
+        result, info = daemons.start(
+            "--stdout-fd",
+            str(out_write),
+            "--stderr-file",
+            str(errors),
+            pass_fds=(out_write,),
+        )
+        os.close(out_write)
+        out_write = -1
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == ""
+        assert info is not None
+        pid = info["pid"]
+        fds = info["fds"]
+        assert isinstance(fds, dict)
+        assert fds["1"].startswith("pipe:[")
+        assert fds["2"] == str(errors)
+        # The program's own fds for them were closed in the daemon: only 0, 1, 2 left.
+        assert sorted(fds.values()) == sorted(["/dev/null", fds["1"], str(errors)])
+        data = b""
+        poller = select.poll()
+        poller.register(out_read, select.POLLIN)
+        while not data.endswith(b"\n"):
+            assert poller.poll(TIMEOUT * 1000), f"nothing on the daemon's stdout: {data!r}"
+            data += os.read(out_read, 4096)
+        assert data == f"hello from daemon {pid}\n".encode()
+        assert isinstance(pid, int)
+        daemons.stop(pid)  # its stderr line was flushed before it said it was ready
+        assert errors.read_text() == f"stderr of daemon {pid}\n"
+    finally:
+        os.close(out_read)
+        if out_write >= 0:
+            os.close(out_write)
+
+
+# ------------------------------------------------------- the pidfile is never empty
+
+
+def kill_and_wait(pid: int) -> None:
+    """SIGKILL a daemon (no atexit: its pidfile stays behind, stale) and wait for its end."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        assert poller.poll(TIMEOUT * 1000), f"daemon {pid} survived SIGKILL"
+    finally:
+        os.close(pidfd)
+
+
+def test_a_reader_never_sees_an_empty_or_partial_pidfile(daemons: Daemons, tmp_path: Path) -> None:
+    # A thread reads the pidfile in a loop while daemons start on a missing pidfile,
+    # take over a stale one (SIGKILLed, no cleanup) and stop.  Whatever it catches is
+    # either no file or a whole pid.
+    pidfile = tmp_path / "d.pid"
+    seen: list[str] = []
+    missing = 0
+    done = threading.Event()
+
+    def read_forever() -> None:
+        nonlocal missing
+        while not done.is_set():
+            try:
+                seen.append(pidfile.read_text())
+            except FileNotFoundError:
+                missing += 1
+
+    reader = threading.Thread(target=read_forever)
+    reader.start()
+    started: list[int] = []
+    try:
+        for round_ in range(6):
+            result, info = daemons.start("--pidfile", str(pidfile))
+            assert result.returncode == 0, result.stderr
+            assert info is not None
+            pid = info["pid"]
+            assert isinstance(pid, int)
+            started.append(pid)
+            assert pidfile.read_text() == f"{pid}\n"
+            if round_ % 2:
+                daemons.stop(pid)  # removes the pidfile: the next start creates it
+            else:
+                kill_and_wait(pid)  # leaves it stale: the next start takes it over
+                daemons.pids.remove(pid)
+    finally:
+        done.set()
+        reader.join()
+    assert seen, "the reader never caught the pidfile"
+    bad = {text for text in seen if not re.fullmatch(r"[1-9][0-9]*\n", text)}
+    assert not bad, f"the reader saw {bad!r}"
+    assert {int(text) for text in seen} <= set(started)
+
+
+def start_racing(tmp_path: Path, pidfile: Path, count: int) -> list[tuple[int, str, int | None]]:
+    """Start ``count`` instances at once; (returncode, stderr, pid it reported) each."""
+    procs = []
+    readers = []
+    for i in range(count):
+        fifo = tmp_path / f"race{i}"
+        os.mkfifo(fifo)
+        readers.append(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(PROGRAM), str(fifo), "--pidfile", str(pidfile)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    outcomes: list[tuple[int, str, int | None]] = []
+    try:
+        for proc, reader in zip(procs, readers, strict=True):
+            _, stderr = proc.communicate(timeout=TIMEOUT)
+            pid = None
+            if proc.returncode == 0:
+                data = b""
+                poller = select.poll()
+                poller.register(reader, select.POLLIN)
+                while not data.endswith(b"\n"):
+                    assert poller.poll(TIMEOUT * 1000), "no word from the daemon"
+                    data += os.read(reader, 65536)
+                pid = json.loads(data)["pid"]
+            outcomes.append((proc.returncode, stderr, pid))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for reader in readers:
+            os.close(reader)
+    return outcomes
+
+
+@pytest.mark.parametrize("stale", [False, True], ids=["new", "stale"])
+def test_racing_instances_one_wins_the_others_name_it(
+    daemons: Daemons, tmp_path: Path, stale: bool
+) -> None:
+    pidfile = tmp_path / "d.pid"
+    if stale:
+        pidfile.write_text("4194304999\n")  # above pid_max: nobody
+    outcomes = start_racing(tmp_path, pidfile, 4)
+    winners = [pid for code, _, pid in outcomes if code == 0]
+    for pid in winners:
+        assert pid is not None
+        daemons.pids.append(pid)
+    assert len(winners) == 1, outcomes
+    winner = winners[0]
+    assert pidfile.read_text() == f"{winner}\n"
+    for code, stderr, _ in outcomes:
+        if code == 0:
+            continue
+        assert code == 1
+        # Refused before forking (the winner's pid, or none yet if the winner was still
+        # replacing the stale file) or after it, having lost the race for the path.
+        assert stderr in (
+            f"daemon_program: AlreadyRunning: already running as pid {winner}: "
+            f"pidfile {pidfile} is locked by that process\n",
+            "daemon_program: AlreadyRunning: already running (its pid is not written yet): "
+            f"pidfile {pidfile} is locked by that process\n",
+        ), stderr
+    # Nothing left behind but the pidfile: no temporary files.
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("race")) == ["d.pid"]
+    assert isinstance(winner, int)
+    daemons.stop(winner)
+    assert not pidfile.exists()
