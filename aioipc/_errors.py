@@ -395,10 +395,11 @@ class DaemonizeError(IPCError, RuntimeError):
 class AlreadyRunning(DaemonizeError):
     """Another instance holds the pidfile's lock: :func:`aioipc.daemonize` refused to start.
 
-    Raised in the calling process, before any fork, so the error appears in the terminal
-    that tried to start a second instance.  ``pidfile`` is the path (absolute) and
-    ``pid`` the pid written in it, or None when the file holds no pid yet (the running
-    instance is between taking the lock and writing its pid).
+    Raised in the calling process, so the error appears in the terminal that tried to
+    start a second instance: before any fork when the pidfile is already locked, or
+    after the daemon reported back when two instances raced to create a new pidfile
+    and the other won.  ``pidfile`` is the path (absolute) and ``pid`` the pid written
+    in it, or None when no live pid could be read from it.
     """
 
     def __init__(self, pidfile: str, pid: int | None) -> None:
