@@ -41,7 +41,7 @@ from ._runner import (
     run_scenario,
 )
 
-DEFAULT_ROUNDS = 5
+DEFAULT_ROUNDS = 3
 QUICK_ROUNDS = 3
 #: ``--tiny``: every scenario and implementation once with the smallest workloads, to
 #: check that the suite works (``make test`` runs it); its figures mean nothing.
