@@ -38,6 +38,7 @@ from ._children import Child, run_to_completion, watch_child
 from ._fork_child import (
     _UNCATCHABLE,
     SETUP_FAILED_STATUS,
+    _c_sigmask,
     _child_main,
     _Credentials,
     _decode_error,
@@ -53,8 +54,10 @@ __all__ = ["ForkedProcess", "open_fork"]
 
 #: Blocked around fork(): every signal but the uncatchable ones and synchronous faults
 #: (blocking a fault that really happens kills the process).
+#: Plain ints, for ``_c_sigmask``.
 _BLOCK_AROUND_FORK = frozenset(
-    set(signal.valid_signals())
+    int(signum)
+    for signum in set(signal.valid_signals())
     - _UNCATCHABLE
     - {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
 )
@@ -83,7 +86,7 @@ def _fork(child: Callable[[], NoReturn], mask_holder: list[set[int]]) -> int:
     _flush_parent_stdio()
     gc_was_enabled = gc.isenabled()
     gc.disable()
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCK_AROUND_FORK)
+    old_mask = _c_sigmask(signal.SIG_BLOCK, _BLOCK_AROUND_FORK)
     mask_holder.append(old_mask)
     try:
         pid = os.fork()
@@ -93,7 +96,7 @@ def _fork(child: Callable[[], NoReturn], mask_holder: list[set[int]]) -> int:
             finally:
                 os._exit(SETUP_FAILED_STATUS)
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        _c_sigmask(signal.SIG_SETMASK, old_mask)
         if gc_was_enabled:
             gc.enable()
     return pid

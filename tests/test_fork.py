@@ -338,6 +338,76 @@ async def test_the_child_lets_go_of_the_loop_the_fds_and_the_handlers() -> None:
     assert not loop.is_closed()
 
 
+def kernel_signal_sets() -> tuple[set[int], set[int], set[int]]:
+    """The caught, ignored and blocked signals of this process, as the kernel has them."""
+    with open("/proc/self/status", "rb") as status:
+        fields = dict(line.split(b":", 1) for line in status.read().splitlines())
+
+    def signals(field: bytes) -> set[int]:
+        mask = int(fields[field], 16)
+        return {signum for signum in range(1, 65) if mask >> (signum - 1) & 1}
+
+    return signals(b"SigCgt"), signals(b"SigIgn"), signals(b"SigBlk")
+
+
+def report_dispositions(channel: socket.socket) -> None:
+    caught, ignored, blocked = kernel_signal_sets()
+    report(
+        channel,
+        caught=sorted(caught),
+        ignored=sorted(ignored),
+        blocked=sorted(blocked),
+        handlers={
+            signal.Signals(signum).name: repr(signal.getsignal(signum))
+            for signum in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, signal.SIGALRM)
+        },
+    )
+
+
+@pytest.mark.parametrize("with_proc", [True, False], ids=["proc-masks", "no-proc"])
+async def test_the_child_resets_what_the_parent_changed_and_only_that(
+    with_proc: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Caught signals go to SIG_DFL, plain ignores stay, ignore_signals() is unwound.
+
+    The child learns which signals are caught or ignored from the kernel (SigCgt and
+    SigIgn in /proc/self/status), C-level handlers such as libuv's included; without
+    /proc it asks for every signal.  Either way the outcome is the same, and a signal the
+    parent blocked itself stays blocked in the child, as after any fork().
+    """
+    if not with_proc:
+        monkeypatch.setattr(aioipc._fork_child, "_kernel_dispositions", lambda: None)
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGUSR2, signal.SIGHUP)}
+    signal.signal(signal.SIGUSR2, lambda signum, frame: None)  # plain Python handler
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # plain ignore: stays ignored
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    try:
+        with (
+            aioipc.on_signal(signal.SIGTERM, lambda signum: None),
+            aioipc.ignore_signals(signal.SIGALRM),  # unwound to SIG_DFL in the child
+        ):
+            parent_caught, parent_ignored, _ = kernel_signal_sets()
+            assert {signal.SIGUSR2, signal.SIGTERM} <= parent_caught
+            assert {signal.SIGHUP, signal.SIGALRM, signal.SIGPIPE} <= parent_ignored
+            async with open_fork(report_dispositions, channel=True) as proc:
+                state = await read_json(channel_of(proc))
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    assert proc.returncode == 0
+    # default_int_handler, nothing else (SIGINT stays ignored if the parent ignores it)
+    assert set(state["caught"]) == {signal.SIGINT} - parent_ignored
+    assert set(state["ignored"]) == parent_ignored - {signal.SIGALRM}
+    assert state["blocked"] == [signal.SIGUSR1]
+    assert state["handlers"] == {
+        "SIGUSR1": repr(signal.SIG_DFL),
+        "SIGUSR2": repr(signal.SIG_DFL),
+        "SIGHUP": repr(signal.SIG_IGN),
+        "SIGALRM": repr(signal.SIG_DFL),
+    }
+
+
 async def test_signal_handlers_of_the_parent_still_work_after_the_child_dies() -> None:
     loop = asyncio.get_running_loop()
     got: list[str] = []
