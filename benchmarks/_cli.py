@@ -51,7 +51,7 @@ TINY_SCALE = 0.001
 #: read 20-50 %, and unpinned figures changed by up to 5x (processes forced onto one CPU).
 BUSY_WARNING = 0.05
 #: ``--quick`` runs this fraction of each scenario's warm-up and timed operations.
-QUICK_SCALE = 0.1
+QUICK_SCALE = 0.125
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         "--impl",
         action="append",
         choices=sorted(IMPLEMENTATIONS),
-        help="only these implementations (repeatable); raw-blocking and asyncio-streams are "
+        help="only these implementations (repeatable); raw-blocking and asyncio are "
         "the references for the ratios",
     )
     parser.add_argument("--loop", action="append", choices=LOOPS, help="only these loops")
