@@ -228,6 +228,7 @@ def _drop_privileges(creds: _Credentials) -> None:
 _CATCHABLE: tuple[int, ...] = tuple(
     sorted(int(signum) for signum in signal.valid_signals() if signum not in _UNCATCHABLE)
 )
+_CATCHABLE_MASK = sum(1 << (signum - 1) for signum in _CATCHABLE)
 
 
 def _kernel_dispositions() -> tuple[int, int] | None:
@@ -277,7 +278,7 @@ def _reset_signals(*, for_exec: bool) -> None:
     else:
         caught, ignored = masks
         wanted = set()
-        remaining = caught
+        remaining = caught & _CATCHABLE_MASK  # not the C library's own (glibc's 32, 33)
         while remaining:
             lowest = remaining & -remaining
             wanted.add(lowest.bit_length())
@@ -374,14 +375,24 @@ def _close_inherited_fds(inherited: dict[int, _Identity] | None, keep: set[int])
     made in this child by an at-fork handler -- libuv recreates its signal lock pipe
     that way, and uvloop aborts if it is closed -- and is left alone.  Without /proc
     there is no telling: everything from 3 up but ``keep`` is closed.
+
+    The parent's list is all there is to go through: an fd it does not name was not
+    inherited, so this child does not list its own fds, it only checks each of the
+    parent's (one ``fstat`` each).
     """
-    current = _open_fd_identities() if inherited is not None else None
-    if inherited is None or current is None:
+    if inherited is None:
         _close_fds_except(keep)
         return
-    for fd, identity in current.items():
-        if fd >= 3 and fd not in keep and inherited.get(fd) == identity:
-            os.close(fd)
+    fstat, close = os.fstat, os.close
+    for fd, identity in inherited.items():
+        if fd < 3 or fd in keep:
+            continue
+        try:
+            st = fstat(fd)
+        except OSError:
+            continue  # closed since (by an at-fork handler, say)
+        if (st.st_dev, st.st_ino) == identity:
+            close(fd)
 
 
 def _close_fds_except(keep: set[int]) -> None:

@@ -397,7 +397,8 @@ async def test_the_child_resets_what_the_parent_changed_and_only_that(
             signal.signal(signum, handler)
     assert proc.returncode == 0
     # default_int_handler, nothing else (SIGINT stays ignored if the parent ignores it)
-    assert set(state["caught"]) == {signal.SIGINT} - parent_ignored
+    # (glibc's internal signals, 32 and 33, are the C library's business)
+    assert set(state["caught"]) & signal.valid_signals() == {signal.SIGINT} - parent_ignored
     assert set(state["ignored"]) == parent_ignored - {signal.SIGALRM}
     assert state["blocked"] == [signal.SIGUSR1]
     assert state["handlers"] == {
