@@ -103,6 +103,10 @@ _c_getsignal: Callable[[int], Any] = _c_signal_module.getsignal
 _c_sigmask: Callable[[int, Iterable[int]], set[int]] = _c_signal_module.pthread_sigmask
 _SIG_DFL = int(signal.SIG_DFL)
 _SIG_IGN = int(signal.SIG_IGN)
+#: Plain ints: in a new child an enum member's ``.value`` is a slow, cold lookup.
+_SIGINT = int(signal.SIGINT)
+_SIGPIPE = int(signal.SIGPIPE)
+_SIGXFSZ = int(signal.SIGXFSZ)
 
 #: The inherited sys.std* objects of a forked child: kept referenced so that they are
 #: never finalized (which would flush the parent's buffer or close a reused fd number).
@@ -284,9 +288,9 @@ def _reset_signals(*, for_exec: bool) -> None:
             wanted.add(lowest.bit_length())
             remaining ^= lowest
         wanted.update(frames)
-        wanted.add(signal.SIGINT.value)
+        wanted.add(_SIGINT)
         if for_exec:
-            wanted.update((signal.SIGPIPE.value, signal.SIGXFSZ.value))
+            wanted.update((_SIGPIPE, _SIGXFSZ))
         todo = wanted
     sig_dfl, sig_ign = _SIG_DFL, _SIG_IGN
     for signum in todo:
@@ -298,11 +302,11 @@ def _reset_signals(*, for_exec: bool) -> None:
         else:
             is_ignored = bool(ignored & bit)
         target: Any
-        if for_exec and signum in (signal.SIGPIPE, signal.SIGXFSZ):
+        if for_exec and signum in (_SIGPIPE, _SIGXFSZ):
             target = sig_dfl
         elif is_ignored:
             target = sig_ign
-        elif signum == signal.SIGINT and not for_exec:
+        elif signum == _SIGINT and not for_exec:
             target = signal.default_int_handler
         else:
             target = sig_dfl
@@ -313,8 +317,10 @@ def _reset_signals(*, for_exec: bool) -> None:
             and target == (sig_ign if ignored & bit else sig_dfl)
         ):
             continue  # the kernel's disposition (SIG_IGN or SIG_DFL) is the target already
-        with contextlib.suppress(OSError, ValueError):
+        try:  # noqa: SIM105 - contextlib.suppress: one more cold object in a new child
             _c_signal(signum, target)
+        except (OSError, ValueError):
+            pass
     frames.clear()
 
 
