@@ -42,7 +42,7 @@ from ._runner import (
 )
 
 DEFAULT_ROUNDS = 3
-QUICK_ROUNDS = 3
+QUICK_ROUNDS = 2
 #: ``--tiny``: every scenario and implementation once with the smallest workloads, to
 #: check that the suite works (``make test`` runs it); its figures mean nothing.
 TINY_SCALE = 0.001
