@@ -276,18 +276,14 @@ class _Plan:
             for impl in self.chosen
             if impl.name not in self.skipped and scenario.name in impl.clients
             for loop in impl.loops
-            if loop is None or loop in self.loops
+            if (loop is None or loop in self.loops)
+            and (loop is None or (scenario.name, loop) not in impl.unsupported)
         ]
 
 
 def _measure(plan: _Plan, warnings: list[str]) -> list[Series]:
     for name, reason in plan.skipped.items():
         print(f"skipping {name}: {reason}", file=sys.stderr)
-    for impl in plan.chosen:
-        missing = [s.name for s in plan.scenarios if s.name not in impl.clients]
-        if missing and impl.name not in plan.skipped:
-            print(f"{impl.name} has no client for: {', '.join(missing)}", file=sys.stderr)
-
     # uvloop opens a process-wide signal pipe with its first loop and keeps it; open it
     # before counting fds, so the first uvloop measurement is not blamed for it.
     for loop in plan.loops:
@@ -352,7 +348,15 @@ def _document(
         "implementations": {
             i.name: {"summary": i.summary, "driver": i.driver, "role": i.role} for i in plan.chosen
         },
-        "skipped": plan.skipped,
+        "skipped": {
+            **plan.skipped,
+            **{
+                f"{impl.name} on {loop}, {name}": why
+                for impl in plan.chosen
+                for (name, loop), why in impl.unsupported.items()
+                if name in {s.name for s in plan.scenarios} and loop in plan.loops
+            },
+        },
         "warnings": warnings,
         "results": [
             {

@@ -45,6 +45,14 @@ ASYNCIO_STREAMS = Implementation(
     "create_datagram_endpoint, run_in_executor for SysV",
     driver="asyncio",
     role="baseline",
+    unsupported={
+        ("pingpong-pty", "uvloop"): (
+            "asyncio streams over a pty master hang on uvloop: uvloop's write-pipe "
+            "transport also reads its fd (uvloop#317), and on a dup of the master it "
+            "sometimes takes the echo (1 run in 3 hung here; with the read pipe "
+            "connected first, none got any data)"
+        )
+    },
 )
 
 

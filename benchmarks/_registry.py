@@ -111,6 +111,8 @@ class Implementation:
     role: Literal["limit", "baseline", ""] = ""
     unavailable: Callable[[], str | None] = lambda: None
     clients: dict[str, Client] = field(default_factory=dict)
+    #: (scenario, loop) pairs this implementation is not measured on, and why.
+    unsupported: dict[tuple[str, LoopName], str] = field(default_factory=dict)
 
     @property
     def loops(self) -> tuple[LoopName | None, ...]:

@@ -38,10 +38,10 @@ PIN_DESCRIPTIONS: dict[PinMode, str] = {
     "split": "pinned: measured side and peer on two different CPUs",
 }
 
-#: How long the measured side may take for one measurement (the defaults take well under
-#: a second here), and the peer to exit once its socket closed. Generous bounds, only
-#: there so that a hang fails the run instead of stalling it.
-WORKER_TIMEOUT = 300.0
+#: How long the measured side may take for one measurement (the defaults take one or two
+#: seconds here), and the peer to exit once its side closed. Generous bounds, only there
+#: so that a hang fails the measurement instead of stalling the run.
+WORKER_TIMEOUT = 60.0
 PEER_EXIT_TIMEOUT = 10.0
 
 
@@ -251,11 +251,21 @@ def run_scenario(
                 + f" ({time.monotonic() - start:.0f} s)",
                 False,
             )
-            value = measure(impl, loop, scenario, workload, placement, options, warnings)
+            try:
+                value = measure(impl, loop, scenario, workload, placement, options, warnings)
+            except BenchmarkError as error:
+                # One failed measurement is reported, not fatal: the rest of the run
+                # still says something, and the failure is in the saved results.
+                warnings.append(
+                    f"{scenario.name} [pin {placement.mode}]: {impl.name}"
+                    + (f" on {loop}" if loop else "")
+                    + f" failed in round {round_index + 1}: {error}"
+                )
+                continue
             series[impl.name, loop].samples.append(value)
     progress(
         f"{label}: {rounds} rounds of {len(entries)} implementations "
         f"in {time.monotonic() - start:.1f} s",
         True,
     )
-    return list(series.values())
+    return [s for s in series.values() if s.samples]
