@@ -62,7 +62,7 @@ def draw(document: dict[str, Any], path: Path, pinning: str = "off") -> Path:
 
     labels = sorted({label for _, bars in rows for label, _ in bars})
     height = 0.8 / len(labels)
-    figure, axes = plt.subplots(figsize=(10, 0.55 * len(rows) * max(2, len(labels)) / 2 + 1.5))
+    figure, axes = plt.subplots(figsize=(12, 0.42 * len(rows) + 1.5))
     for index, label in enumerate(labels):
         impl, _, loop = label.partition(" on ")
         ys, widths = [], []
@@ -78,7 +78,7 @@ def draw(document: dict[str, Any], path: Path, pinning: str = "off") -> Path:
     axes.invert_yaxis()
     axes.set_xscale("log")
     axes.set_xlabel("cost relative to plain asyncio on the same loop (lower is better; log scale)")
-    axes.legend(fontsize=7, loc="lower right")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     machine = document["machine"]
     axes.set_title(
         f"aioipc benchmarks, {pinning} pinning — {machine['cpu_model']}, "
