@@ -258,9 +258,12 @@ class Stream(ByteStream):
         """
         if not isinstance(sock, socket.socket):
             raise TypeError(f"from_socket() needs a socket.socket, not {type(sock).__name__}")
-        if sock.type != socket.SOCK_STREAM:
-            raise ValueError(f"from_socket() needs a SOCK_STREAM socket, not {sock.type!r}")
-        internet = sock.family in (socket.AF_INET, socket.AF_INET6)
+        # Each property read converts an int to an enum member: read each once.
+        family = sock.family
+        kind = sock.type
+        if kind != socket.SOCK_STREAM:
+            raise ValueError(f"from_socket() needs a SOCK_STREAM socket, not {kind!r}")
+        internet = family in (socket.AF_INET, socket.AF_INET6)
         if eol is None:
             eol = b"\r\n" if internet else b"\n"
         _check_eol(eol)
@@ -271,11 +274,11 @@ class Stream(ByteStream):
             if internet:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             fd = sock.fileno()
-            self._description = f"{_family_name(sock.family)} socket fd {fd}"
+            self._description = f"{_family_name(family)} socket fd {fd}"
             protocol = _ChannelProtocol(self, reads=True, writes=True)
             self._protocols.append(protocol)
             transport: asyncio.Transport
-            if sock.family == socket.AF_UNIX:
+            if family == socket.AF_UNIX:
                 transport = self._unix_transport = UnixSocketTransport(self._loop, sock, protocol)
             else:
                 handed = True
@@ -292,7 +295,7 @@ class Stream(ByteStream):
         if self._unix_transport is None:
             self._direct_fd = fd
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        self._set_socket_attributes(sock, fd, child_pid)
+        self._set_socket_attributes(sock, fd, family, child_pid)
         return self
 
     @classmethod
@@ -423,8 +426,9 @@ class Stream(ByteStream):
             self._attributes[StreamAttribute.child_pid] = lambda: child_pid
         return self
 
-    def _set_socket_attributes(self, sock: socket.socket, fd: int, child_pid: int | None) -> None:
-        family = sock.family
+    def _set_socket_attributes(
+        self, sock: socket.socket, fd: int, family: int, child_pid: int | None
+    ) -> None:
         local = _format_address(family, sock.getsockname())
         try:
             remote = _format_address(family, sock.getpeername())
@@ -966,7 +970,8 @@ class Stream(ByteStream):
         waiting = [p.closed for p in protocols if not p.closed.done()]
         if waiting:
             try:
-                await asyncio.shield(asyncio.gather(*waiting))
+                # One future (a socket) needs no gather around it.
+                await asyncio.shield(waiting[0] if len(waiting) == 1 else asyncio.gather(*waiting))
             except asyncio.CancelledError:
                 self._abort()
                 raise
