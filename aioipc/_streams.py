@@ -565,25 +565,29 @@ class Stream(ByteStream):
         if self._read_paused or self._direct_budget <= 0:
             return False
         self._direct_budget -= 1
+        data: bytes | bool
         if self._unix_transport is not None:
-            return self._unix_transport.read_now()
-        transport = self._read_transport
-        # A closing transport may already have closed the fd, whose number the kernel
-        # can hand to the next open(): never read it then.
-        if (
-            self._direct_fd is None
-            or transport is None
-            or transport.is_closing()
-            or self._eof
-            or self._closed
-        ):
-            return False
-        try:
-            data = os.read(self._direct_fd, DIRECT_READ_SIZE)
-        except OSError:
-            return False  # EAGAIN, or an error the transport will report
-        if not data:
-            return False
+            data = self._unix_transport.read_now()
+            if type(data) is not bytes:
+                return data
+        else:
+            transport = self._read_transport
+            # A closing transport may already have closed the fd, whose number the
+            # kernel can hand to the next open(): never read it then.
+            if (
+                self._direct_fd is None
+                or transport is None
+                or transport.is_closing()
+                or self._eof
+                or self._closed
+            ):
+                return False
+            try:
+                data = os.read(self._direct_fd, DIRECT_READ_SIZE)
+            except OSError:
+                return False  # EAGAIN, or an error the transport will report
+            if not data:
+                return False
         if not self._buffer and len(data) <= max_bytes:
             self._fed += len(data)
             return data

@@ -214,18 +214,25 @@ class UnixSocketTransport(asyncio.Transport):
             self._reading = False
             self._loop.remove_reader(self._fd)
 
-    def read_now(self) -> bool:
-        """Read what the socket has right now, as the reader callback would.
+    def read_now(self) -> bytes | bool:
+        """Read what the socket has right now, without waiting for the loop.
 
-        Returns true if the protocol was given data (or EOF, or an error): the caller
-        should look at what it has before waiting.  Reads nothing while reading is
-        paused or over.
+        Plain data is returned to the caller rather than given to the protocol, so a
+        stream can hand it straight to a waiting receiver.  Anything else is delivered
+        as the reader callback would deliver it (data with fds, EOF, an error) and
+        gives true; nothing to read gives false, as does a paused or finished reader.
         """
         if not self._reading:
             return False
-        return self._read_ready()
+        return self._receive()
 
-    def _read_ready(self) -> bool:
+    def _read_ready(self) -> None:
+        data = self._receive()
+        if type(data) is bytes:
+            self._protocol.data_received(data)
+
+    def _receive(self) -> bytes | bool:
+        """One ``recvmsg``: plain data is returned, everything else delivered here."""
         try:
             data, ancillary, flags, _ = self._sock.recvmsg(
                 READ_SIZE, _ANCILLARY_SIZE, _MSG_CMSG_CLOEXEC
@@ -247,8 +254,7 @@ class UnixSocketTransport(asyncio.Transport):
                 fds_received(data, fds, bool(flags & _MSG_CTRUNC))
             return True
         if data:
-            self._protocol.data_received(data)
-            return True
+            return data
         self._eof_received = True
         self._stop_reading()
         if not self._protocol.eof_received():
