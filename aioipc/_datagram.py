@@ -64,6 +64,8 @@ _UNIX_DGRAM_OVERHEAD = 32
 #: First and longest pause between attempts to send to a full unconnected Unix peer.
 _FIRST_RETRY = 0.001
 _LONGEST_RETRY = 0.01
+#: Receives in a row that may read the socket directly before one waits on the loop.
+DIRECT_READ_BUDGET = 16
 
 _Item: TypeAlias = tuple[bytes, SockAddr] | BaseException
 
@@ -258,6 +260,7 @@ class DatagramSocket:
         self._write_waiters: list[asyncio.Future[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reading = False
+        self._direct_budget = DIRECT_READ_BUDGET
         self._closed = False
         self._local = _local_address(sock)
 
@@ -470,6 +473,17 @@ class DatagramSocket:
                 return item
             if self._closed:
                 raise anyio.ClosedResourceError
+            if self._direct_budget > 0:
+                # A reply that is already there is read now, without a trip through
+                # the loop; a bounded number in a row, so that a flood cannot keep
+                # other tasks from running.
+                self._direct_budget -= 1
+                direct = self._read_one()
+                if direct is not None:
+                    if isinstance(direct, BaseException):
+                        raise direct
+                    return direct
+            self._direct_budget = DIRECT_READ_BUDGET
             if not self._reading:
                 self._start_reading()
             waiter: asyncio.Future[None] = self._bind_loop().create_future()
@@ -495,21 +509,26 @@ class DatagramSocket:
         self._bind_loop().add_reader(self._fd, self._on_readable)
         self._reading = True
 
-    def _on_readable(self) -> None:
-        # One datagram per callback: level-triggered readiness brings us back for the
-        # next, and a ping-pong never pays for a read that only says EAGAIN.  With
-        # MSG_TRUNC the kernel returns the datagram's real size, even past the buffer.
+    def _read_one(self) -> _Item | None:
+        """Read one datagram (or its error) if one is there; None if none is."""
+        # With MSG_TRUNC the kernel returns the datagram's real size, even past the
+        # buffer.
         try:
             size, address = self._sock.recvfrom_into(self._buffer, 0, socket.MSG_TRUNC)
         except (BlockingIOError, InterruptedError):
-            return
+            return None
         except OSError as error:
-            item: _Item = self._receive_error(error)
-        else:
-            if size > self._max_size:
-                item = DatagramTruncated(bytes(self._buffer), size, self._max_size, address)
-            else:
-                item = (bytes(self._view[:size]), address)
+            return self._receive_error(error)
+        if size > self._max_size:
+            return DatagramTruncated(bytes(self._buffer), size, self._max_size, address)
+        return (bytes(self._view[:size]), address)
+
+    def _on_readable(self) -> None:
+        # One datagram per callback: level-triggered readiness brings us back for the
+        # next, and a ping-pong never pays for a read that only says EAGAIN.
+        item = self._read_one()
+        if item is None:
+            return
         self._queue.append(item)
         if len(self._queue) >= READ_AHEAD:
             # Let the kernel's buffer hold (and, when full, drop) the rest.

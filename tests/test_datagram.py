@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
 import stat
+import threading
 import uuid
 from pathlib import Path
 
@@ -588,3 +590,46 @@ async def test_bad_send_arguments_name_the_problem() -> None:
     async with aioipc.open_datagram(_abstract()) as unix:
         with pytest.raises(ValueError, match="from a unixgram socket"):
             await unix.send(b"x", "udp://127.0.0.1:9")
+
+
+async def test_a_flood_of_datagrams_does_not_starve_other_tasks() -> None:
+    # receive() reads a datagram that is already there without waiting on the loop;
+    # a bounded number in a row must still let other tasks, and timeouts, run.
+    async with aioipc.open_datagram("udp://127.0.0.1:0") as receiver:
+        host, port = receiver.local_address.host, receiver.local_address.port
+        stop = threading.Event()
+
+        def flood() -> None:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                while not stop.is_set():
+                    sender.sendto(b"f" * 64, (host, port))
+
+        flooder = threading.Thread(target=flood)
+        flooder.start()
+        ticks = 0
+        received = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        async def receive_forever() -> None:
+            nonlocal received
+            while True:
+                await receiver.receive()
+                received += 1
+
+        tick_task = asyncio.create_task(ticker())
+        try:
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(receive_forever(), 0.2)
+        finally:
+            stop.set()
+            flooder.join()
+            tick_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await tick_task
+        assert received > 0
+        assert ticks > 0
