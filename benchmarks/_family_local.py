@@ -350,15 +350,16 @@ async def anyio_signal_roundtrip(channel: Channel, workload: Workload) -> float:
 # ===================================================================== process creation
 
 
-def true_path() -> str:
-    """The absolute path of ``true``, looked up once per measurement.
+def program_path(name: str) -> str:
+    """The absolute path of the program ``name`` (``true``, ``cat``), looked up once
+    per measurement.
 
     Raises:
-        FileNotFoundError: there is no ``true`` on PATH.
+        FileNotFoundError: there is no such program on PATH.
     """
-    path = shutil.which("true")
+    path = shutil.which(name)
     if path is None:
-        raise FileNotFoundError("no `true` program on PATH")
+        raise FileNotFoundError(f"no `{name}` program on PATH")
     return path
 
 
@@ -371,7 +372,7 @@ def _check_failures(failures: int, total: int, what: str) -> None:
 def raw_run_process(channel: Channel, workload: Workload) -> float:
     """``os.posix_spawn`` (vfork + exec in glibc) and a blocking ``os.waitpid``."""
     channel.close()
-    path = true_path()
+    path = program_path("true")
     argv = [path]
     env = os.environ
     failures = 0
@@ -390,7 +391,7 @@ def raw_run_process(channel: Channel, workload: Workload) -> float:
 async def asyncio_run_process(channel: Channel, workload: Workload) -> float:
     """``await (await asyncio.create_subprocess_exec(true)).wait()``."""
     channel.close()
-    path = true_path()
+    path = program_path("true")
     failures = 0
     elapsed = 0.0
     for count in (workload.warmup, workload.iterations):
@@ -407,7 +408,7 @@ async def asyncio_run_process(channel: Channel, workload: Workload) -> float:
 async def aioipc_run_process(channel: Channel, workload: Workload) -> float:
     """``await aioipc.run_process([true], stdout=None, stderr=None)`` (it checks the status)."""
     channel.close()
-    argv = [true_path()]
+    argv = [program_path("true")]
     elapsed = 0.0
     for count in (workload.warmup, workload.iterations):
         start = time.perf_counter()
@@ -421,7 +422,7 @@ async def aioipc_run_process(channel: Channel, workload: Workload) -> float:
 async def anyio_run_process(channel: Channel, workload: Workload) -> float:
     """``await anyio.run_process([true], stdout=None, stderr=None)`` (it checks the status)."""
     channel.close()
-    argv = [true_path()]
+    argv = [program_path("true")]
     elapsed = 0.0
     for count in (workload.warmup, workload.iterations):
         start = time.perf_counter()
@@ -522,18 +523,6 @@ async def anyio_fork(channel: Channel, workload: Workload) -> float:
 # ======================================================================== bulk pipeline
 
 
-def cat_path() -> str:
-    """The absolute path of ``cat``, looked up once per measurement.
-
-    Raises:
-        FileNotFoundError: there is no ``cat`` on PATH.
-    """
-    path = shutil.which("cat")
-    if path is None:
-        raise FileNotFoundError("no `cat` program on PATH")
-    return path
-
-
 def _short(got: int, expected: int) -> EndOfStreamError:
     return EndOfStreamError(f"the pipeline's output ended after {got} of {expected} bytes")
 
@@ -557,7 +546,7 @@ def raw_pipeline(channel: Channel, workload: Workload) -> float:
     The stages are ``subprocess.Popen`` processes joined by an ``os.pipe``.
     """
     channel.close()
-    cat = cat_path()
+    cat = program_path("cat")
     between_r, between_w = os.pipe()
     stages: list[subprocess.Popen[bytes]] = []
     try:
@@ -656,7 +645,7 @@ async def asyncio_pipeline(channel: Channel, workload: Workload) -> float:
     Every chunk is written with ``write`` + ``await drain()``.
     """
     channel.close()
-    cat = cat_path()
+    cat = program_path("cat")
     between_r, between_w = os.pipe()
     stages: list[asyncio.subprocess.Process] = []
     try:
@@ -717,7 +706,7 @@ async def aioipc_pipeline(channel: Channel, workload: Workload) -> float:
     failed (``check`` is on by default).
     """
     channel.close()
-    cat = cat_path()
+    cat = program_path("cat")
     async with aioipc.open_pipeline([cat], [cat], stdin=aioipc.PIPE, stdout=aioipc.PIPE) as pipe:
         assert pipe.stdin is not None
         assert pipe.stdout is not None
@@ -745,7 +734,7 @@ async def aioipc_pipeline(channel: Channel, workload: Workload) -> float:
 async def anyio_pipeline(channel: Channel, workload: Workload) -> float:
     """``anyio.open_process`` twice joined by an ``os.pipe``; a sender task + ``receive(n)``."""
     channel.close()
-    cat = cat_path()
+    cat = program_path("cat")
     between_r, between_w = os.pipe()
     try:
         first = await anyio.open_process(
