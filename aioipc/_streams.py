@@ -594,14 +594,15 @@ class Stream(ByteStream):
         self._on_data(data)
         return True
 
-    async def _wait_for_data(self, max_bytes: int) -> bytes | None:
+    async def _wait_for_data(self, max_bytes: int, *, read_now: bool = True) -> bytes | None:
         """Wait until the protocol reports something; return a chunk handed over directly.
 
         Returns at once when a direct read (:meth:`_read_now`) got something.
         """
-        direct = self._read_now(max_bytes)
-        if direct:
-            return direct if isinstance(direct, bytes) else None
+        if read_now:
+            direct = self._read_now(max_bytes)
+            if direct:
+                return direct if isinstance(direct, bytes) else None
         self._direct_budget = DIRECT_READ_BUDGET
         waiter: asyncio.Future[bytes | None] = self._loop.create_future()
         self._receive_waiter = waiter
@@ -760,19 +761,26 @@ class Stream(ByteStream):
         if count < 0:
             raise ValueError(f"count must not be negative, not {count}")
 
-        def at_eof() -> bytes:
-            raise IncompleteRead(self._buffer.take_all(), count)
-
         if count and not self._buffer and not (self._closed or self._eof or self._read_error):
             # Fast path for message protocols: with nothing buffered, a chunk of exactly
             # the size asked for is handed over directly, without a trip through the
             # buffer.  Anything else goes back in front and the general path takes over.
             with self._receive_guard:
-                chunk = await self._wait_for_data(count)
+                direct = self._read_now(count)
+                if type(direct) is bytes:
+                    chunk: bytes | None = direct
+                elif direct:
+                    chunk = None
+                else:
+                    chunk = await self._wait_for_data(count, read_now=False)
             if chunk is not None and len(chunk) == count:
                 return chunk
             if chunk:
                 self._buffer.unread(chunk)
+
+        def at_eof() -> bytes:
+            raise IncompleteRead(self._buffer.take_all(), count)
+
         return await self._fill_until(lambda: self._buffer.take_exactly(count), at_eof=at_eof)
 
     async def receive_until(self, delimiter: bytes, max_bytes: int) -> bytes:
