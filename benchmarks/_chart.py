@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._report import cost_ratio, reference_medians
+from ._report import cost_ratio, measured
 
 #: Bar colours per (implementation, loop); anything else gets grey.
 COLOURS = {
@@ -40,11 +40,7 @@ def draw(document: dict[str, Any], path: Path, pinning: str = "off") -> Path:
     import matplotlib.pyplot as plt
 
     rows: list[tuple[str, list[tuple[str, float]]]] = []
-    for name, scenario in document["scenarios"].items():
-        results = [
-            r for r in document["results"] if r["scenario"] == name and r["pinning"] == pinning
-        ]
-        limit, baseline = reference_medians(document, results)
+    for scenario, results, limit, baseline in measured(document, pinning):
         bars = []
         against = "asyncio" if baseline else "raw"
         for r in results:

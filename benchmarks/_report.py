@@ -96,20 +96,27 @@ def reference_medians(
     return limit, baseline
 
 
+def measured(
+    document: dict[str, Any], pinning: str
+) -> Iterable[tuple[dict[str, Any], list[dict[str, Any]], float | None, dict[str | None, float]]]:
+    """Yield (scenario, results, raw limit, asyncio per loop) for each scenario measured
+    with ``pinning``."""
+    for name, scenario in document["scenarios"].items():
+        results = [
+            r for r in document["results"] if r["scenario"] == name and r["pinning"] == pinning
+        ]
+        if results:
+            yield (scenario, results, *reference_medians(document, results))
+
+
 def _tables(
     document: dict[str, Any],
 ) -> Iterable[tuple[str, str, list[str], list[list[str]]]]:
     """Yield (title, details, column names, rows) per pinning mode and scenario."""
     rounds = document["settings"]["rounds"]
     for pinning, placement in document["settings"]["placements"].items():
-        for name, scenario in document["scenarios"].items():
-            results = [
-                r for r in document["results"] if r["scenario"] == name and r["pinning"] == pinning
-            ]
-            if not results:
-                continue
+        for scenario, results, limit, baseline in measured(document, pinning):
             higher = scenario["higher_is_better"]
-            limit, baseline = reference_medians(document, results)
             workload = scenario["workload"]
             details = (
                 f"{scenario['unit']}, {'higher' if higher else 'lower'} is better. "
@@ -177,14 +184,8 @@ def _summaries(
     """
     for pinning, placement in document["settings"]["placements"].items():
         rows: list[list[str]] = []
-        for name, scenario in document["scenarios"].items():
-            results = [
-                r for r in document["results"] if r["scenario"] == name and r["pinning"] == pinning
-            ]
-            if not results:
-                continue
+        for scenario, results, limit, baseline in measured(document, pinning):
             higher = scenario["higher_is_better"]
-            limit, baseline = reference_medians(document, results)
             median = {(r["implementation"], r["loop"]): r["median"] for r in results}
             cells = [
                 " / ".join(
