@@ -41,6 +41,7 @@ import anyio
 from ._addresses import Address, bind_unix, parse_address, resolve, unlink_unix_socket
 from ._errors import DatagramTooLarge, DatagramTruncated
 from ._process import _Opener
+from ._streams import DIRECT_READ_BUDGET
 
 __all__ = [
     "READ_AHEAD",
@@ -64,8 +65,6 @@ _UNIX_DGRAM_OVERHEAD = 32
 #: First and longest pause between attempts to send to a full unconnected Unix peer.
 _FIRST_RETRY = 0.001
 _LONGEST_RETRY = 0.01
-#: Receives in a row that may read the socket directly before one waits on the loop.
-DIRECT_READ_BUDGET = 16
 
 _Item: TypeAlias = tuple[bytes, SockAddr] | BaseException
 
