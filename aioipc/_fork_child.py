@@ -33,7 +33,9 @@ with whatever locks it held (uvloop#39).  So, before user code runs, the child:
   *copies* of the fds is harmless: an epoll registration belongs to the open file
   description and lives on while the parent holds it.
 * puts its pipe ends on fds 0, 1 and 2 and closes every other fd it inherited, except
-  the channel and ``pass_fds``.  Close-on-exec is not enough without an exec: a second child would
+  the channel, ``pass_fds`` and the fds of the logging module's handlers (closed, their
+  numbers would be reused and log records written into the child's sockets).
+  Close-on-exec is not enough without an exec: a second child would
   otherwise hold the first child's stdin pipe open, and the first would never see EOF
   (perlipc, "Avoiding Pipe Deadlocks").
 * binds fresh ``sys.stdin``, ``sys.stdout`` and ``sys.stderr`` objects to those fds.
@@ -74,6 +76,7 @@ import importlib
 import inspect
 import io
 import json
+import logging
 import os
 import pwd
 import signal
@@ -375,7 +378,8 @@ def _open_fd_identities() -> dict[int, _Identity] | None:
 
 
 def _close_inherited_fds(inherited: dict[int, _Identity] | None, keep: set[int]) -> None:
-    """Close every fd from 3 up that the parent had open at the fork, except ``keep``.
+    """Close every fd from 3 up that the parent had open at the fork, except ``keep``
+    and the fds the logging module's handlers write to (see :func:`_logging_fds`).
 
     An fd that was not open in the parent, or that now refers to another file, was
     made in this child by an at-fork handler -- libuv recreates its signal lock pipe
@@ -386,6 +390,7 @@ def _close_inherited_fds(inherited: dict[int, _Identity] | None, keep: set[int])
     inherited, so this child does not list its own fds, it only checks each of the
     parent's (one ``fstat`` each).
     """
+    keep = keep | _logging_fds()
     if inherited is None:
         _close_fds_except(keep)
         return
@@ -399,6 +404,28 @@ def _close_inherited_fds(inherited: dict[int, _Identity] | None, keep: set[int])
             continue  # closed since (by an at-fork handler, say)
         if (st.st_dev, st.st_ino) == identity:
             close(fd)
+
+
+def _logging_fds() -> set[int]:
+    """The fds (3 and up) that the handlers of the logging module's loggers write to.
+
+    They stay open in a child: closed, their numbers would be reused by the child's
+    next socket or file, and a log record -- a server's "handler failed" traceback,
+    say -- would be written into a client's connection.  Kept, the child logs where
+    its parent does (a prefork worker into the service's log file).
+    """
+    fds: set[int] = set()
+    loggers = [logging.root, *logging.root.manager.loggerDict.values()]
+    handlers = {h for lg in loggers if isinstance(lg, logging.Logger) for h in lg.handlers}
+    for handler in handlers:
+        stream = getattr(handler, "stream", None)
+        try:
+            fd = stream.fileno() if stream is not None else -1
+        except (AttributeError, OSError, ValueError):
+            continue  # a StringIO, a closed file: no fd to keep
+        if isinstance(fd, int) and fd >= 3:
+            fds.add(fd)
+    return fds
 
 
 def _close_fds_except(keep: set[int]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -28,6 +29,7 @@ from conftest import child_processes
 import aioipc
 from aioipc import DEVNULL, PIPE, STDOUT, ForkedProcess, open_fork, spawn_detached
 from aioipc._children import _sigchld_fallback
+from aioipc._fork_child import _logging_fds
 
 HERE = Path(__file__).resolve().parent
 TIMEOUT = 10
@@ -70,12 +72,14 @@ def assert_holds_nothing_of_ours(state: dict[str, Any]) -> None:
     """The child's fds are its stdio, its channel, and none of the parent's other files.
 
     Beyond those it may hold fds that at-fork handlers made in it (libuv recreates its
-    signal lock pipe once uvloop has been used): new files, not ours.
+    signal lock pipe once uvloop has been used): new files, not ours.  It keeps the
+    files of the logging handlers (pytest's own log file, here) on purpose.
     """
     fds = {int(fd): tuple(identity) for fd, identity in state["fds"].items()}
     assert {0, 1, 2, state["channel_fd"]} <= fds.keys()
     ours = set(open_fds().values())
-    extra = {fd: identity for fd, identity in fds.items() if fd > 2 and fd != state["channel_fd"]}
+    kept = {0, 1, 2, state["channel_fd"], *_logging_fds()}
+    extra = {fd: identity for fd, identity in fds.items() if fd not in kept}
     assert not set(extra.values()) & ours, f"the child holds fds of the parent: {extra}"
 
 
@@ -456,6 +460,36 @@ async def test_the_child_keeps_pass_fds_and_nothing_else(tmp_path: Path) -> None
         if write_fd >= 0:
             os.close(write_fd)
     assert proc.returncode == 0
+
+
+async def test_the_child_logs_where_the_parent_does_never_into_a_reused_fd(
+    tmp_path: Path,
+) -> None:
+    log_path, other_path = tmp_path / "service.log", tmp_path / "other"
+    handler = logging.FileHandler(log_path)
+    logger = logging.getLogger("test_fork.child_log")
+    logger.addHandler(handler)
+    logger.propagate = False
+    handler_fd = handler.stream.fileno()
+
+    def open_files_then_log() -> None:
+        # Every fd number up to the handler's is taken by another file, so a closed
+        # handler fd would have been reused by one of them.
+        opened = [os.open(other_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)]
+        while opened[-1] < handler_fd and len(opened) <= handler_fd:
+            opened.append(os.open(other_path, os.O_WRONLY | os.O_APPEND))
+        logger.error("from the child")
+
+    try:
+        async with open_fork(open_files_then_log) as proc:
+            pass
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.propagate = True
+    assert proc.returncode == 0
+    assert log_path.read_text() == "from the child\n"
+    assert other_path.read_bytes() == b""
 
 
 async def test_stdin_devnull_and_stderr_to_stdout() -> None:

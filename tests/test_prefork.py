@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import select
 import signal
@@ -132,19 +133,31 @@ async def test_workers_share_a_unix_socket(tmp_path: Path) -> None:
     assert not path.exists()
 
 
-async def test_handler_errors_and_clients_leaving_do_not_stop_a_worker() -> None:
-    async with asyncio.timeout(TIMEOUT):
-        async with serve_prefork(pid_then_hold, "tcp://127.0.0.1:0", workers=1) as server:
-            (pid,) = server.worker_pids
-            stream, served_by = await hello(server)
-            await stream.send_line("boom")
-            with pytest.raises(anyio.EndOfStream):
-                await stream.readline()
-            await stream.aclose()
-            stream, _ = await hello(server)
-            await stream.aclose()  # leaves while the handler waits for a line
-            assert await ask(server) == served_by == pid
-            assert server.worker_pids == (pid,)
+async def test_handler_errors_and_clients_leaving_do_not_stop_a_worker(tmp_path: Path) -> None:
+    # The worker logs the failure into the log file the parent set up -- not into the
+    # client's connection, which may reuse the number of an fd the worker closed.
+    log_path = tmp_path / "service.log"
+    log_file = logging.FileHandler(log_path)
+    logging.getLogger("aioipc").addHandler(log_file)
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            async with serve_prefork(pid_then_hold, "tcp://127.0.0.1:0", workers=1) as server:
+                (pid,) = server.worker_pids
+                stream, served_by = await hello(server)
+                await stream.send_line("boom")
+                with pytest.raises(anyio.EndOfStream):
+                    await stream.readline()
+                await stream.aclose()
+                stream, _ = await hello(server)
+                await stream.aclose()  # leaves while the handler waits for a line
+                assert await ask(server) == served_by == pid
+                assert server.worker_pids == (pid,)
+    finally:
+        logging.getLogger("aioipc").removeHandler(log_file)
+        log_file.close()
+    logged = log_path.read_text()
+    assert "handler failed on connection" in logged
+    assert "RuntimeError: this handler fails on purpose" in logged
 
 
 @pytest.mark.parametrize("asked", [None, "asyncio", "uvloop"])
