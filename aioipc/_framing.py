@@ -38,7 +38,7 @@ class ReceiveBuffer:
     Everything in ``_flat`` comes before everything in ``_chunks``.
     """
 
-    __slots__ = ("_chunks", "_flat", "_flat_start", "_head_start", "_scanned", "_size")
+    __slots__ = ("_chunks", "_flat", "_flat_start", "_head_start", "_scanned", "size")
 
     def __init__(self) -> None:
         self._chunks: deque[bytes] = deque()
@@ -46,22 +46,23 @@ class ReceiveBuffer:
         self._head_start = 0
         self._flat = bytearray()
         self._flat_start = 0
-        self._size = 0
+        #: How many bytes are buffered (``len()``, without a call, for hot paths).
+        self.size = 0
         # How far a search for b"\n" in _flat has looked without success, so that a
         # long line trickling in one byte at a time costs O(n), not O(n²).
         self._scanned = 0
 
     def __len__(self) -> int:
-        return self._size
+        return self.size
 
     def __bool__(self) -> bool:
-        return self._size > 0
+        return self.size > 0
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Append received bytes."""
         if data:
             self._chunks.append(data if isinstance(data, bytes) else bytes(data))
-            self._size += len(data)
+            self.size += len(data)
 
     def unread(self, data: bytes) -> None:
         """Put bytes back at the front (they were taken, but their reader went away)."""
@@ -69,7 +70,7 @@ class ReceiveBuffer:
             self._flatten()
             self._flat[: self._flat_start] = data
             self._flat_start = 0
-            self._size += len(data)
+            self.size += len(data)
             self._scanned = 0
 
     def _flatten(self) -> None:
@@ -90,7 +91,7 @@ class ReceiveBuffer:
         with memoryview(self._flat) as view:
             chunk = bytes(view[start : start + count])
         self._flat_start = start + count
-        self._size -= count
+        self.size -= count
         self._scanned = self._flat_start
         if self._flat_start == len(self._flat):
             self._flat.clear()
@@ -111,11 +112,11 @@ class ReceiveBuffer:
         start = self._head_start
         if start == 0 and len(head) <= max_bytes:
             self._chunks.popleft()
-            self._size -= len(head)
+            self.size -= len(head)
             return head
         end = min(len(head), start + max_bytes)
         piece = head[start:end]
-        self._size -= end - start
+        self.size -= end - start
         if end == len(head):
             self._chunks.popleft()
             self._head_start = 0
@@ -130,7 +131,7 @@ class ReceiveBuffer:
 
     def take_exactly(self, count: int) -> bytes | None:
         """Remove and return exactly ``count`` bytes, or ``None`` if fewer are buffered."""
-        if self._size < count:
+        if self.size < count:
             return None
         if not self._flat and self._chunks and len(self._chunks[0]) - self._head_start >= count:
             return self.take(count)
@@ -150,7 +151,7 @@ class ReceiveBuffer:
         start = self._flat_start
         index = self._flat.find(delimiter, start, start + max_bytes + len(delimiter))
         if index < 0:
-            if self._size >= max_bytes + len(delimiter):
+            if self.size >= max_bytes + len(delimiter):
                 raise DelimiterNotFound(delimiter, max_bytes)
             return None
         frame = self._take_flat(index - start + len(delimiter))
@@ -170,7 +171,7 @@ class ReceiveBuffer:
         index = self._flat.find(b"\n", max(self._scanned, start))
         if index < 0:
             self._scanned = len(self._flat)
-            pending = self._size
+            pending = self.size
             if self._flat.endswith(b"\r"):
                 pending -= 1  # may turn out to be half of a terminator
             if pending > limit:
@@ -190,8 +191,8 @@ class ReceiveBuffer:
         Raises:
             LineTooLong: the remainder is longer than ``limit`` bytes.
         """
-        if not self._size:
+        if not self.size:
             return None
-        if self._size > limit:
+        if self.size > limit:
             raise LineTooLong(limit)
         return self.take_all()

@@ -166,19 +166,20 @@ class _ChannelProtocol(asyncio.Protocol):
 class _Guard:
     """Refuses a second concurrent receive (or send) with anyio's BusyResourceError."""
 
-    __slots__ = ("_action", "_busy")
+    __slots__ = ("_action", "busy")
 
     def __init__(self, action: str) -> None:
         self._action = action
-        self._busy = False
+        #: Whether a task holds the guard (hot paths check it without entering).
+        self.busy = False
 
     def __enter__(self) -> None:
-        if self._busy:
+        if self.busy:
             raise anyio.BusyResourceError(self._action)
-        self._busy = True
+        self.busy = True
 
     def __exit__(self, *exc_info: object) -> None:
-        self._busy = False
+        self.busy = False
 
 
 class Stream(ByteStream):
@@ -474,13 +475,13 @@ class Stream(ByteStream):
         if (
             waiter is not None
             and not waiter.done()
-            and not self._buffer
+            and not self._buffer.size
             and len(data) <= self._receive_waiter_max
         ):
             waiter.set_result(data)
             return
         self._buffer.feed(data)
-        if len(self._buffer) > READ_HIGH_WATER and not self._read_paused:
+        if self._buffer.size > READ_HIGH_WATER and not self._read_paused:
             self._pause_reading()
         self._wake_receiver()
 
@@ -588,7 +589,7 @@ class Stream(ByteStream):
                 return False  # EAGAIN, or an error the transport will report
             if not data:
                 return False
-        if not self._buffer and len(data) <= max_bytes:
+        if not self._buffer.size and len(data) <= max_bytes:
             self._fed += len(data)
             return data
         self._on_data(data)
@@ -761,17 +762,20 @@ class Stream(ByteStream):
         if count < 0:
             raise ValueError(f"count must not be negative, not {count}")
 
-        if count and not self._buffer and not (self._closed or self._eof or self._read_error):
+        if count and not self._buffer.size and not (self._closed or self._eof or self._read_error):
             # Fast path for message protocols: with nothing buffered, a chunk of exactly
             # the size asked for is handed over directly, without a trip through the
             # buffer.  Anything else goes back in front and the general path takes over.
-            with self._receive_guard:
-                direct = self._read_now(count)
-                if type(direct) is bytes:
-                    chunk: bytes | None = direct
-                elif direct:
-                    chunk = None
-                else:
+            # The guard matters only around the wait (see send()).
+            if self._receive_guard.busy:
+                raise anyio.BusyResourceError("reading from")
+            direct = self._read_now(count)
+            if type(direct) is bytes:
+                chunk: bytes | None = direct
+            elif direct:
+                chunk = None
+            else:
+                with self._receive_guard:
                     chunk = await self._wait_for_data(count, read_now=False)
             if chunk is not None and len(chunk) == count:
                 return chunk
@@ -880,12 +884,26 @@ class Stream(ByteStream):
         """
         if not isinstance(item, _BYTES_LIKE):
             raise TypeError(f"send() takes bytes, not {type(item).__name__}")
-        with self._send_guard:
-            transport = self._check_writable()
-            if item:
-                transport.write(item)
-            if self._write_paused:
+        # Another task can only be inside send() while it waits for the drain, so the
+        # guard is taken around that wait alone: the common case (the transport takes
+        # the item, no wait) costs two attribute reads instead of a context manager.
+        if self._send_guard.busy:
+            raise anyio.BusyResourceError("writing to")
+        transport = self._write_transport
+        if (
+            transport is None
+            or self._closed
+            or self._write_shut
+            or self._write_error is not None
+            or transport.is_closing()
+        ):
+            transport = self._check_writable()  # raises the precise error
+        if item:
+            transport.write(item)
+        if self._write_paused:
+            with self._send_guard:
                 await self._drain()
+        if self._write_error is not None and not self._closed:
             self._check_sent()
 
     def _check_sent(self) -> None:

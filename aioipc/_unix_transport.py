@@ -224,15 +224,8 @@ class UnixSocketTransport(asyncio.Transport):
         """
         if not self._reading:
             return False
-        return self._receive()
-
-    def _read_ready(self) -> None:
-        data = self._receive()
-        if type(data) is bytes:
-            self._protocol.data_received(data)
-
-    def _receive(self) -> bytes | bool:
-        """One ``recvmsg``: plain data is returned, everything else delivered here."""
+        # The whole read is in this one function: it is the hot path of every small
+        # message.
         try:
             data, ancillary, flags, _ = self._sock.recvmsg(
                 READ_SIZE, _ANCILLARY_SIZE, _MSG_CMSG_CLOEXEC
@@ -260,6 +253,11 @@ class UnixSocketTransport(asyncio.Transport):
         if not self._protocol.eof_received():
             self.close()
         return True
+
+    def _read_ready(self) -> None:
+        data = self.read_now()
+        if type(data) is bytes:
+            self._protocol.data_received(data)
 
     # ----------------------------------------------------------------- writing
 

@@ -12,12 +12,13 @@ import sys
 import tempfile
 import threading
 import tty
+from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
 from anyio.abc import SocketAttribute
 from anyio.streams.text import TextStream
-from streams_pairs import connected_sockets, tcp_pair, unix_pair
+from streams_pairs import connected_sockets, pipe_pair, socketpair_pair, tcp_pair, unix_pair
 
 import aioipc
 from aioipc import BrokenPipe, IncompleteRead, LineTooLong, Stream, StreamAttribute
@@ -501,3 +502,32 @@ async def test_a_peer_that_always_has_data_ready_does_not_starve_other_tasks(kin
         stop.set()
         os.close(write_fd)
         flooder.join()
+
+
+@pytest.mark.parametrize("make_pair", [pipe_pair, socketpair_pair], ids=["pipe", "socketpair"])
+async def test_a_second_receiver_or_sender_is_refused_only_while_the_first_waits(
+    make_pair: Callable[[], Awaitable[tuple[Stream, Stream]]],
+) -> None:
+    sender, receiver = await make_pair()
+    async with sender, receiver:
+        # A receive_exactly waiting for its bytes makes every other receive busy.
+        first = asyncio.create_task(receiver.receive_exactly(4))
+        while not receiver._receive_guard.busy:
+            await asyncio.sleep(0)
+        for other in (receiver.receive_exactly(1), receiver.readline(), receiver.receive()):
+            with pytest.raises(anyio.BusyResourceError):
+                await other
+        await sender.send(b"abcd")
+        assert await first == b"abcd"
+        # A send waiting for the channel to drain makes the next send busy.
+        big = b"x" * (4 << 20)
+        blocked = asyncio.create_task(sender.send(big))
+        while not sender._send_guard.busy:
+            await asyncio.sleep(0)
+        with pytest.raises(anyio.BusyResourceError):
+            await sender.send(b"y")
+        assert await receiver.receive_exactly(len(big)) == big
+        await blocked
+        # Neither guard is left taken: both directions work again.
+        await sender.send(b"z")
+        assert await receiver.receive_exactly(1) == b"z"
