@@ -60,6 +60,10 @@ READ_AHEAD = 64
 #: Largest UDP payload: 65535 less the IPv4 (20) and UDP (8) headers; IPv6 has no
 #: IP header inside its 16-bit payload length.
 _UDP_LIMIT = {socket.AF_INET: 65535 - 20 - 8, socket.AF_INET6: 65535 - 8}
+# A tuple and a plain int: isinstance() with a union type, and an IntFlag member, each
+# cost a slow Python-level call on every datagram.
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+_MSG_TRUNC = int(socket.MSG_TRUNC)
 #: What the Linux Unix datagram code keeps of SO_SNDBUF for itself.
 _UNIX_DGRAM_OVERHEAD = 32
 #: First and longest pause between attempts to send to a full unconnected Unix peer.
@@ -320,7 +324,7 @@ class DatagramSocket:
             anyio.ClosedResourceError: the socket was closed.
             OSError: any other send failure, naming the destination.
         """
-        if not isinstance(data, bytes | bytearray | memoryview):
+        if not isinstance(data, _BYTES_LIKE):
             raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
         if self._closed:
             raise anyio.ClosedResourceError
@@ -513,7 +517,7 @@ class DatagramSocket:
         # With MSG_TRUNC the kernel returns the datagram's real size, even past the
         # buffer.
         try:
-            size, address = self._sock.recvfrom_into(self._buffer, 0, socket.MSG_TRUNC)
+            size, address = self._sock.recvfrom_into(self._buffer, 0, _MSG_TRUNC)
         except (BlockingIOError, InterruptedError):
             return None
         except OSError as error:
