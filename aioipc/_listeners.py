@@ -35,6 +35,7 @@ import socket
 from collections.abc import Callable, Iterable, Sequence
 
 from ._addresses import Address, listen_stream, parse_address, unlink_unix_socket
+from ._streams import raw_family, raw_type
 
 __all__ = [
     "ACCEPTS_PER_WAKEUP",
@@ -245,7 +246,10 @@ class Listener:
             if not self._registered:
                 return  # on_accept paused us, or closed the listener
             try:
-                conn, _ = sock.accept()
+                # socket.accept() reads the listener's family and type through their
+                # enum-converting properties twice per connection; _accept() gives the
+                # fd, and the new socket is made from the listener's plain ints.
+                fd, _ = sock._accept()  # type: ignore[attr-defined]
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as error:
@@ -257,6 +261,7 @@ class Listener:
                 logger.info("accept on %s failed: %s", address, error)
                 continue
             self._backoff = _FIRST_BACKOFF
+            conn = socket.socket(raw_family(sock), raw_type(sock), sock.proto, fileno=fd)
             conn.setblocking(False)
             self._on_accept(conn, address)
 

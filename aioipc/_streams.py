@@ -29,6 +29,7 @@ suite to show.
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import collections
 import errno
@@ -60,6 +61,12 @@ __all__ = [
 ]
 
 _BYTES_LIKE = (bytes, bytearray, memoryview)
+
+#: The C getters under ``socket.socket.family`` and ``.type``, which return plain ints:
+#: the properties convert to an enum member on every read, a Python-level call (~0.5 us)
+#: that a server would otherwise pay several times per connection.
+raw_family: Callable[[socket.socket], int] = _socket.socket.family.__get__
+raw_type: Callable[[socket.socket], int] = _socket.socket.type.__get__
 
 #: receive() without an argument returns at most this many bytes.
 DEFAULT_RECEIVE_SIZE = 65536
@@ -259,11 +266,12 @@ class Stream(ByteStream):
         """
         if not isinstance(sock, socket.socket):
             raise TypeError(f"from_socket() needs a socket.socket, not {type(sock).__name__}")
-        # Each property read converts an int to an enum member: read each once.
-        family = sock.family
-        kind = sock.type
+        family = raw_family(sock)
+        kind = raw_type(sock)
         if kind != socket.SOCK_STREAM:
-            raise ValueError(f"from_socket() needs a SOCK_STREAM socket, not {kind!r}")
+            raise ValueError(
+                f"from_socket() needs a SOCK_STREAM socket, not {socket.SocketKind(kind)!r}"
+            )
         internet = family in (socket.AF_INET, socket.AF_INET6)
         if eol is None:
             eol = b"\r\n" if internet else b"\n"
@@ -283,9 +291,12 @@ class Stream(ByteStream):
                 transport = self._unix_transport = UnixSocketTransport(self._loop, sock, protocol)
             else:
                 handed = True
-                transport = await _connect(
-                    self._loop.connect_accepted_socket(lambda: protocol, sock)
-                )
+                # No _connect() shield here: both loops attach the socket to the
+                # transport before their first await and close it through the transport
+                # if that await is interrupted (uvloop detaches the socket object, so
+                # it never closes the fd a second time).  A server pays for a task and
+                # a shield per connection otherwise.
+                transport, _ = await self._loop.connect_accepted_socket(lambda: protocol, sock)
         except BaseException:
             if not handed:
                 sock.close()
@@ -437,7 +448,7 @@ class Stream(ByteStream):
             remote = None
         attrs = self._attributes
         attrs[StreamAttribute.fd] = lambda: fd
-        attrs[SocketAttribute.family] = lambda: family
+        attrs[SocketAttribute.family] = lambda: socket.AddressFamily(family)
         attrs[SocketAttribute.local_address] = lambda: local
         attrs[SocketAttribute.raw_socket] = lambda: sock
         if remote is not None:
@@ -1106,9 +1117,15 @@ def _close_fds(*fds: int | None) -> None:
             os.close(fd)
 
 
+_FAMILY_NAMES = {
+    int(socket.AF_UNIX): "Unix",
+    int(socket.AF_INET): "TCP",
+    int(socket.AF_INET6): "TCP",
+}
+
+
 def _family_name(family: int) -> str:
-    names = {socket.AF_UNIX: "Unix", socket.AF_INET: "TCP", socket.AF_INET6: "TCP"}
-    return names.get(socket.AddressFamily(family), str(family))
+    return _FAMILY_NAMES.get(family, str(family))
 
 
 def _format_address(family: int, address: Any) -> Any:

@@ -531,3 +531,22 @@ async def test_a_second_receiver_or_sender_is_refused_only_while_the_first_waits
         # Neither guard is left taken: both directions work again.
         await sender.send(b"z")
         assert await receiver.receive_exactly(1) == b"z"
+
+
+async def test_a_tcp_stream_cancelled_while_it_is_set_up_closes_its_socket_once() -> None:
+    client, server = connected_sockets(socket.AF_INET, ("127.0.0.1", 0))
+    with server:
+        task = asyncio.create_task(Stream.from_socket(client))
+        await asyncio.sleep(0)  # from_socket has handed the socket to the loop
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # The loop closed the socket through its transport (the peer sees EOF) and the
+        # socket object no longer holds the fd, so nothing closes that number again.
+        server.settimeout(5)
+        assert server.recv(1) == b""
+        for _ in range(10):
+            if client.fileno() == -1:
+                break
+            await asyncio.sleep(0)
+        assert client.fileno() == -1
