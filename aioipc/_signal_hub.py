@@ -55,6 +55,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import selectors
 import signal
 import threading
 import weakref
@@ -81,6 +82,21 @@ logger = logging.getLogger("aioipc.signals")
 
 #: What ``signal.getsignal`` can return.
 _PyHandler: TypeAlias = Callable[[int, FrameType | None], Any] | int | None
+
+#: Code objects whose frame is on top exactly when a running loop sits between two
+#: callbacks: asyncio's selector waiting for events, and ``asyncio.Runner.run`` -- below
+#: a loop written in C (uvloop), which runs Python signal handlers from its own code.
+_IDLE_LOOP_CODES = frozenset(
+    {
+        cls.__dict__["select"].__code__
+        for cls in vars(selectors).values()
+        if isinstance(cls, type)
+        and issubclass(cls, selectors.BaseSelector)
+        and "select" in cls.__dict__
+        and hasattr(cls.__dict__["select"], "__code__")
+    }
+    | {asyncio.Runner.run.__code__}
+)
 
 # --------------------------------------------------- process-wide Python-level handlers
 
@@ -494,14 +510,28 @@ class SignalHub:
     def _note_signal(self, signum: int, frame: FrameType | None) -> None:
         """The Python-level handler: count the delivery, ask the loop to drain.
 
-        Runs in whatever frame the signal interrupted, so it does nothing else and never
-        raises.
+        Runs in whatever frame the signal interrupted, so it does nothing else -- unless
+        that frame is the running loop's own, idle between callbacks (see
+        :data:`_IDLE_LOOP_CODES`), where it drains at once.  It never raises, except
+        what a subscriber's SystemExit or KeyboardInterrupt would raise from the loop.
         """
         self._pending[signum] = self._pending.get(signum, 0) + 1
         if self._drain_scheduled:
             return
         loop = self._loop_ref()
         if loop is None:
+            return
+        if (
+            frame is not None
+            and frame.f_code in _IDLE_LOOP_CODES
+            and asyncio._get_running_loop() is loop
+        ):
+            # The signal interrupted the loop itself, between two callbacks: nothing of
+            # ours or the application's is half done, so this is as safe a point as a
+            # callback of the loop.  Delivering now puts the woken subscribers' tasks in
+            # this iteration's batch instead of the next one's (a signal stream's
+            # consumer wakes one loop iteration sooner).
+            self._drain()
             return
         self._drain_scheduled = True
         # call_soon, not call_soon_threadsafe: this handler runs in the main thread,
@@ -513,6 +543,30 @@ class SignalHub:
             loop.call_soon(self._dispatcher)
         except RuntimeError:  # the loop is closed
             self._drain_scheduled = False
+
+    @property
+    def has_undelivered(self) -> bool:
+        """Whether signals were counted and not yet delivered."""
+        return bool(self._pending)
+
+    def deliver_now(self) -> None:
+        """Deliver the counted signals from a task of this loop, as the drain would.
+
+        A subscriber about to wait calls this: a signal that arrived while its task ran
+        (its Python-level handler then ran in the task's frame and only counted it) is
+        delivered at once, instead of one loop iteration later by the drain callback.
+        A SystemExit or KeyboardInterrupt a subscriber raises is re-raised from the
+        loop, where the drain would have raised it, not in the caller's task.
+        """
+        if not self._pending:
+            return
+        try:
+            self._drain()
+        except (SystemExit, KeyboardInterrupt) as exc:
+            loop = self._loop_ref()
+            if loop is None:
+                raise
+            loop.call_soon(_reraise, exc)
 
     def _drain(self) -> None:
         """Deliver every counted signal; the loop's own dispatcher calls this too."""
@@ -581,6 +635,10 @@ class SignalHub:
                 _log_callback_error(signum, callback, exc)
 
         task.add_done_callback(done)
+
+
+def _reraise(exc: BaseException) -> None:
+    raise exc
 
 
 def _check_loop_signal(sig: object) -> None:

@@ -245,6 +245,11 @@ class SignalStream(anyio.abc.ObjectReceiveStream[int]):
                 signum = next(iter(self._pending))
                 del self._pending[signum]
                 return signum
+            if self._hub.has_undelivered:
+                # Counted while this task ran, not yet drained: take it now rather
+                # than one loop iteration later.
+                self._hub.deliver_now()
+                continue
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:

@@ -1018,3 +1018,63 @@ def test_kill_with_signal_zero_checks_only() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__]))
+
+
+# ------------------------------------------------------------ delivery without a loop trip
+
+
+async def test_a_signal_that_arrives_while_the_consumer_runs_is_taken_at_once() -> None:
+    loop = asyncio.get_running_loop()
+    seen_by_callback: list[int] = []
+    with aioipc.on_signal(signal.SIGUSR1, seen_by_callback.append):
+        async with aioipc.open_signal_stream(signal.SIGUSR1) as stream:
+            loop_ran: list[bool] = []
+            loop.call_soon(loop_ran.append, True)
+            # The Python-level handler runs in this task's frame and only counts it.
+            os.kill(os.getpid(), signal.SIGUSR1)
+            assert await stream.receive() == signal.SIGUSR1
+            # Delivered from this task, before the loop ran anything else -- to every
+            # subscriber, as the loop's drain would have done.
+            assert loop_ran == []
+            assert seen_by_callback == [signal.SIGUSR1]
+            await asyncio.sleep(0)
+            assert loop_ran == [True]
+            assert seen_by_callback == [signal.SIGUSR1]  # and only once
+
+
+SYSTEM_EXIT_FROM_A_SUBSCRIBER = """
+import asyncio, os, signal, sys
+import aioipc
+
+def leave(signum):
+    raise SystemExit(7)
+
+async def main():
+    with aioipc.on_signal(signal.SIGUSR1, leave):
+        async with aioipc.open_signal_stream(signal.SIGUSR1) as stream:
+            os.kill(os.getpid(), signal.SIGUSR1)
+            try:
+                await stream.receive()
+            except BaseException as exc:
+                print("the consumer got", type(exc).__name__, flush=True)
+                raise
+            print("the consumer got the signal", flush=True)
+            await asyncio.sleep(5)
+            print("the loop went on", flush=True)
+
+aioipc.run(main(), loop=sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
+def test_system_exit_from_another_subscriber_leaves_the_loop_not_the_consumer(
+    loop_name: str,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SYSTEM_EXIT_FROM_A_SUBSCRIBER, loop_name],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 7, done.stderr
+    assert done.stdout.splitlines() == ["the consumer got the signal"]
