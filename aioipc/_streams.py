@@ -143,7 +143,7 @@ class _ChannelProtocol(asyncio.Protocol):
     """
 
     def __init__(self, stream: Stream, *, reads: bool, writes: bool) -> None:
-        self._stream = stream
+        self._stream: Stream | _Detached = stream
         self.reads = reads
         self.writes = writes
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -168,6 +168,44 @@ class _ChannelProtocol(asyncio.Protocol):
         if not self.closed.done():
             self.closed.set_result(None)
         self._stream._on_connection_lost(self, exc)
+        # The transport calls nothing after this: letting go of the stream breaks the
+        # stream -> transport -> protocol -> stream cycle, so a closed stream is freed
+        # at once by reference counting instead of waiting for the cyclic garbage
+        # collector (which cost a busy server a tenth of its time).
+        self._stream = _DETACHED
+
+
+class _Detached:
+    """What a protocol points at once its transport is gone: every report is dropped."""
+
+    __slots__ = ()
+
+    @property
+    def _write_paused(self) -> bool:
+        return False
+
+    @_write_paused.setter
+    def _write_paused(self, paused: bool) -> None:
+        pass
+
+    def _on_data(self, data: bytes) -> None:
+        pass
+
+    def _on_fds(self, data: bytes, fds: list[int], truncated: bool) -> None:
+        for fd in fds:  # nobody can take them now: do not leak them
+            os.close(fd)
+
+    def _on_eof(self) -> None:
+        pass
+
+    def _on_resume_writing(self) -> None:
+        pass
+
+    def _on_connection_lost(self, protocol: _ChannelProtocol, exc: Exception | None) -> None:
+        pass
+
+
+_DETACHED = _Detached()
 
 
 class _Guard:

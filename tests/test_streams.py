@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import pty
 import socket
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import threading
 import tty
+import weakref
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -550,3 +552,24 @@ async def test_a_tcp_stream_cancelled_while_it_is_set_up_closes_its_socket_once(
                 break
             await asyncio.sleep(0)
         assert client.fileno() == -1
+
+
+@pytest.mark.parametrize(
+    "make_pair", [pipe_pair, socketpair_pair, tcp_pair], ids=["pipe", "socketpair", "tcp"]
+)
+async def test_a_closed_stream_is_freed_without_the_cycle_collector(
+    make_pair: Callable[[], Awaitable[tuple[Stream, Stream]]],
+) -> None:
+    left, right = await make_pair()
+    await left.send(b"x")
+    assert await right.receive() == b"x"
+    await left.aclose()
+    await right.aclose()
+    refs = [weakref.ref(left), weakref.ref(right)]
+    gc.disable()
+    try:
+        del left, right
+        await asyncio.sleep(0)  # the loop lets go of its last callbacks
+        assert [ref() for ref in refs] == [None, None]
+    finally:
+        gc.enable()
