@@ -681,21 +681,29 @@ class Stream(ByteStream):
         """
         if max_bytes < 1:
             raise ValueError(f"max_bytes must be at least 1, not {max_bytes}")
-        with self._receive_guard:
-            while True:
-                if self._closed:
-                    raise anyio.ClosedResourceError
-                if self._buffer:
-                    data = self._buffer.take(max_bytes)
-                    if self._read_paused:
-                        self._maybe_resume_reading()
-                    return data
-                self._check_readable()
-                if self._eof:
-                    raise anyio.EndOfStream
-                chunk = await self._wait_for_data(max_bytes)
-                if chunk:
-                    return chunk
+        # The guard matters only around the wait (see send()).
+        if self._receive_guard.busy:
+            raise anyio.BusyResourceError("reading from")
+        while True:
+            if self._closed:
+                raise anyio.ClosedResourceError
+            if self._buffer.size:
+                data = self._buffer.take(max_bytes)
+                if self._read_paused:
+                    self._maybe_resume_reading()
+                return data
+            self._check_readable()
+            if self._eof:
+                raise anyio.EndOfStream
+            direct = self._read_now(max_bytes)
+            if type(direct) is bytes:
+                return direct
+            if direct:
+                continue  # delivered through the buffer, or EOF or an error: look again
+            with self._receive_guard:
+                chunk = await self._wait_for_data(max_bytes, read_now=False)
+            if chunk:
+                return chunk
 
     def _fd_channel(self, method: str) -> UnixSocketTransport:
         if self._unix_transport is None:
