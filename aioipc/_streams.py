@@ -209,7 +209,13 @@ _DETACHED = _Detached()
 
 
 class _Guard:
-    """Refuses a second concurrent receive (or send) with anyio's BusyResourceError."""
+    """Refuses a second concurrent receive (or send) with anyio's BusyResourceError.
+
+    Another task can come in only while the first one waits, so the guard is held
+    around the waits alone (:meth:`Stream._wait_for_data`, :meth:`Stream._drain`) and
+    every receive or send method only calls :meth:`check` on entry: the common case,
+    which never waits, costs no context manager.
+    """
 
     __slots__ = ("_action", "busy")
 
@@ -218,9 +224,13 @@ class _Guard:
         #: Whether a task holds the guard (hot paths check it without entering).
         self.busy = False
 
-    def __enter__(self) -> None:
+    def check(self) -> None:
+        """Raise anyio.BusyResourceError if another task holds the guard."""
         if self.busy:
             raise anyio.BusyResourceError(self._action)
+
+    def __enter__(self) -> None:
+        self.check()
         self.busy = True
 
     def __exit__(self, *exc_info: object) -> None:
@@ -644,30 +654,31 @@ class Stream(ByteStream):
         self._on_data(data)
         return True
 
-    async def _wait_for_data(self, max_bytes: int, *, read_now: bool = True) -> bytes | None:
-        """Wait until the protocol reports something; return a chunk handed over directly.
+    async def _wait_for_data(self, max_bytes: int) -> bytes | None:
+        """Wait until the protocol reports something, holding the receive guard.
 
-        Returns at once when a direct read (:meth:`_read_now`) got something.
+        Callers try :meth:`_read_now` first, synchronously: awaiting this coroutine
+        only when there was nothing costs no coroutine on the path that finds data.
+        Returns a chunk of at most ``max_bytes`` the protocol handed over directly, or
+        None when something went through the buffer or the stream's state changed:
+        the caller looks again.
         """
-        if read_now:
-            direct = self._read_now(max_bytes)
-            if direct:
-                return direct if isinstance(direct, bytes) else None
         self._direct_budget = DIRECT_READ_BUDGET
         waiter: asyncio.Future[bytes | None] = self._loop.create_future()
         self._receive_waiter = waiter
         self._receive_waiter_max = max_bytes
-        try:
-            return await waiter
-        except asyncio.CancelledError:
-            # The chunk may have been handed over just before the cancellation arrived.
-            if waiter.done() and not waiter.cancelled():
-                chunk = waiter.result()
-                if chunk:
-                    self._buffer.unread(chunk)
-            raise
-        finally:
-            self._receive_waiter = None
+        with self._receive_guard:
+            try:
+                return await waiter
+            except asyncio.CancelledError:
+                # The chunk may have been handed over just before the cancellation.
+                if waiter.done() and not waiter.cancelled():
+                    chunk = waiter.result()
+                    if chunk:
+                        self._buffer.unread(chunk)
+                raise
+            finally:
+                self._receive_waiter = None
 
     async def receive(self, max_bytes: int = DEFAULT_RECEIVE_SIZE) -> bytes:
         """Return between 1 and ``max_bytes`` bytes, waiting for them if need be.
@@ -681,9 +692,7 @@ class Stream(ByteStream):
         """
         if max_bytes < 1:
             raise ValueError(f"max_bytes must be at least 1, not {max_bytes}")
-        # The guard matters only around the wait (see send()).
-        if self._receive_guard.busy:
-            raise anyio.BusyResourceError("reading from")
+        self._receive_guard.check()
         while True:
             if self._closed:
                 raise anyio.ClosedResourceError
@@ -700,8 +709,7 @@ class Stream(ByteStream):
                 return direct
             if direct:
                 continue  # delivered through the buffer, or EOF or an error: look again
-            with self._receive_guard:
-                chunk = await self._wait_for_data(max_bytes, read_now=False)
+            chunk = await self._wait_for_data(max_bytes)
             if chunk:
                 return chunk
 
@@ -746,65 +754,67 @@ class Stream(ByteStream):
             raise ValueError(f"max_fds must be at least 1, not {max_fds}")
         self._fd_channel("receive_fds")
         queue = self._fd_queue
-        with self._receive_guard:
-            while True:
-                if self._closed:
-                    raise anyio.ClosedResourceError
-                position = self._fed - len(self._buffer)
-                fds: list[int] = []
-                if queue and queue[0].position <= position:
-                    batch = queue[0]
-                    if batch.truncated:
-                        queue.popleft()
-                        batch.close()
-                        raise FdsTruncated(max_fds=max_fds, lost=True)
-                    if len(batch.fds) > max_fds:
-                        raise FdsTruncated(pending=len(batch.fds), max_fds=max_fds, lost=False)
+        self._receive_guard.check()
+        while True:
+            if self._closed:
+                raise anyio.ClosedResourceError
+            position = self._fed - len(self._buffer)
+            fds: list[int] = []
+            if queue and queue[0].position <= position:
+                batch = queue[0]
+                if batch.truncated:
                     queue.popleft()
-                    fds = batch.fds
-                    if queue and queue[0].position <= position:
-                        # Another batch's bytes were taken too: keep the data for it.
-                        return FdMessage(b"", fds)
-                if self._buffer:
-                    limit = max_bytes
-                    if queue:
-                        limit = min(limit, queue[0].position - position)
-                    data = self._buffer.take(limit)
-                    if self._read_paused:
-                        self._maybe_resume_reading()
-                    return FdMessage(data, fds)
-                if fds:
+                    batch.close()
+                    raise FdsTruncated(max_fds=max_fds, lost=True)
+                if len(batch.fds) > max_fds:
+                    raise FdsTruncated(pending=len(batch.fds), max_fds=max_fds, lost=False)
+                queue.popleft()
+                fds = batch.fds
+                if queue and queue[0].position <= position:
+                    # Another batch's bytes were taken too: keep the data for it.
                     return FdMessage(b"", fds)
-                self._check_readable()
-                if self._eof:
-                    raise anyio.EndOfStream
-                # No handoff (max 0): data goes through the buffer, where position
-                # bookkeeping sees it, and a cancellation leaves it there.
+            if self._buffer:
+                limit = max_bytes
+                if queue:
+                    limit = min(limit, queue[0].position - position)
+                data = self._buffer.take(limit)
+                if self._read_paused:
+                    self._maybe_resume_reading()
+                return FdMessage(data, fds)
+            if fds:
+                return FdMessage(b"", fds)
+            self._check_readable()
+            if self._eof:
+                raise anyio.EndOfStream
+            # No handoff (max 0): data goes through the buffer, where position
+            # bookkeeping sees it, and a cancellation leaves it there.
+            if not self._read_now(0):
                 await self._wait_for_data(0)
 
     async def _fill_until(
         self, take: Callable[[], bytes | None], *, at_eof: Callable[[], bytes]
     ) -> bytes:
         """Feed the buffer until ``take`` returns a frame; ``at_eof`` decides at EOF."""
-        with self._receive_guard:
-            while True:
-                if self._closed:
-                    raise anyio.ClosedResourceError
-                frame = take()
-                if frame is not None:
-                    if self._read_paused:
-                        self._maybe_resume_reading()
-                    return frame
-                self._check_readable()
-                if self._eof:
-                    return at_eof()
+        self._receive_guard.check()
+        while True:
+            if self._closed:
+                raise anyio.ClosedResourceError
+            frame = take()
+            if frame is not None:
                 if self._read_paused:
-                    # The buffer is full and holds no frame: let more in, the frame
-                    # check above bounds how much.
-                    self._read_paused = False
-                    transport = self._read_transport
-                    if transport is not None:
-                        transport.resume_reading()
+                    self._maybe_resume_reading()
+                return frame
+            self._check_readable()
+            if self._eof:
+                return at_eof()
+            if self._read_paused:
+                # The buffer is full and holds no frame: let more in, the frame
+                # check above bounds how much.
+                self._read_paused = False
+                transport = self._read_transport
+                if transport is not None:
+                    transport.resume_reading()
+            if not self._read_now(0):
                 await self._wait_for_data(0)
 
     async def receive_exactly(self, count: int) -> bytes:
@@ -823,17 +833,12 @@ class Stream(ByteStream):
             # Fast path for message protocols: with nothing buffered, a chunk of exactly
             # the size asked for is handed over directly, without a trip through the
             # buffer.  Anything else goes back in front and the general path takes over.
-            # The guard matters only around the wait (see send()).
-            if self._receive_guard.busy:
-                raise anyio.BusyResourceError("reading from")
+            self._receive_guard.check()
             direct = self._read_now(count)
             if type(direct) is bytes:
                 chunk: bytes | None = direct
-            elif direct:
-                chunk = None
             else:
-                with self._receive_guard:
-                    chunk = await self._wait_for_data(count, read_now=False)
+                chunk = None if direct else await self._wait_for_data(count)
             if chunk is not None and len(chunk) == count:
                 return chunk
             if chunk:
@@ -941,11 +946,7 @@ class Stream(ByteStream):
         """
         if not isinstance(item, _BYTES_LIKE):
             raise TypeError(f"send() takes bytes, not {type(item).__name__}")
-        # Another task can only be inside send() while it waits for the drain, so the
-        # guard is taken around that wait alone: the common case (the transport takes
-        # the item, no wait) costs two attribute reads instead of a context manager.
-        if self._send_guard.busy:
-            raise anyio.BusyResourceError("writing to")
+        self._send_guard.check()
         transport = self._write_transport
         if (
             transport is None
@@ -958,9 +959,8 @@ class Stream(ByteStream):
         if item:
             transport.write(item)
         if self._write_paused:
-            with self._send_guard:
-                await self._drain()
-        if self._write_error is not None and not self._closed:
+            await self._drain()
+        if self._write_error is not None:  # the common case skips a call
             self._check_sent()
 
     def _check_sent(self) -> None:
@@ -970,13 +970,15 @@ class Stream(ByteStream):
             ) from self._write_error
 
     async def _drain(self) -> None:
-        while self._write_paused and self._write_error is None and not self._closed:
-            waiter: asyncio.Future[None] = self._loop.create_future()
-            self._drain_waiter = waiter
-            try:
-                await waiter
-            finally:
-                self._drain_waiter = None
+        """Wait until the transport resumes writing; the send guard is held meanwhile."""
+        with self._send_guard:
+            while self._write_paused and self._write_error is None and not self._closed:
+                waiter: asyncio.Future[None] = self._loop.create_future()
+                self._drain_waiter = waiter
+                try:
+                    await waiter
+                finally:
+                    self._drain_waiter = None
 
     async def send_line(self, line: str | bytes) -> None:
         """Send ``line`` followed by the stream's end-of-line (see :attr:`eol`).
@@ -1023,12 +1025,12 @@ class Stream(ByteStream):
             raise ValueError("send_fds() needs at least one byte of data for the fds to ride on")
         transport = self._fd_channel("send_fds")
         numbers = _fd_numbers(fds)
-        with self._send_guard:
-            self._check_writable()
-            transport.write_fds(bytes(data), numbers)
-            if self._write_paused:
-                await self._drain()
-            self._check_sent()
+        self._send_guard.check()
+        self._check_writable()
+        transport.write_fds(bytes(data), numbers)
+        if self._write_paused:
+            await self._drain()
+        self._check_sent()
 
     async def send_eof(self) -> None:
         """Tell the peer no more data will come, keeping the receiving side open.
