@@ -479,19 +479,13 @@ class DatagramSocket:
             if self._direct_budget > 0:
                 # A reply that is already there is read now, without a trip through
                 # the loop; a bounded number in a row, so that a flood cannot keep
-                # other tasks from running.  The read is _read_one()'s, inlined: this
-                # is the hot path of every datagram a ping-pong receives.
+                # other tasks from running.
                 self._direct_budget -= 1
-                try:
-                    size, address = self._sock.recvfrom_into(self._buffer, 0, _MSG_TRUNC)
-                except (BlockingIOError, InterruptedError):
-                    pass
-                except OSError as error:
-                    raise self._receive_error(error) from None
-                else:
-                    if size > self._max_size:
-                        raise DatagramTruncated(bytes(self._buffer), size, self._max_size, address)
-                    return (bytes(self._view[:size]), address)
+                direct = self._read_one()
+                if isinstance(direct, BaseException):
+                    raise direct
+                if direct is not None:
+                    return direct
             self._direct_budget = DIRECT_READ_BUDGET
             if not self._reading:
                 self._start_reading()
