@@ -544,12 +544,7 @@ class SignalHub:
         except RuntimeError:  # the loop is closed
             self._drain_scheduled = False
 
-    @property
-    def has_undelivered(self) -> bool:
-        """Whether signals were counted and not yet delivered."""
-        return bool(self._pending)
-
-    def deliver_now(self) -> None:
+    def deliver_now(self) -> bool:
         """Deliver the counted signals from a task of this loop, as the drain would.
 
         A subscriber about to wait calls this: a signal that arrived while its task ran
@@ -557,9 +552,10 @@ class SignalHub:
         delivered at once, instead of one loop iteration later by the drain callback.
         A SystemExit or KeyboardInterrupt a subscriber raises is re-raised from the
         loop, where the drain would have raised it, not in the caller's task.
+        Returns whether there was anything to deliver.
         """
         if not self._pending:
-            return
+            return False
         try:
             self._drain()
         except (SystemExit, KeyboardInterrupt) as exc:
@@ -567,6 +563,7 @@ class SignalHub:
             if loop is None:
                 raise
             loop.call_soon(_reraise, exc)
+        return True
 
     def _drain(self) -> None:
         """Deliver every counted signal; the loop's own dispatcher calls this too."""

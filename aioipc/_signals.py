@@ -245,10 +245,9 @@ class SignalStream(anyio.abc.ObjectReceiveStream[int]):
                 signum = next(iter(self._pending))
                 del self._pending[signum]
                 return signum
-            if self._hub.has_undelivered:
-                # Counted while this task ran, not yet drained: take it now rather
-                # than one loop iteration later.
-                self._hub.deliver_now()
+            if self._hub.deliver_now():
+                # Counted while this task ran, not yet drained: taken now rather than
+                # one loop iteration later.
                 continue
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
